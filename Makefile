@@ -1,0 +1,54 @@
+# Lakehouse Lab. `make run` builds the course tables; `make test` proves everything works.
+# Every target installs what it needs first (idempotent), so a fresh clone needs nothing by hand but Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+LAB := $(VENV)/bin/lakehouse-lab
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup run test unit notebooks lab bench clean doctor
+
+setup: $(STAMP) system-packages .cache/jars/manifest.json
+	@$(LAB) doctor --quiet
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (lakehouse-lab)" >/dev/null
+	@touch $(STAMP)
+
+system-packages:
+	@bash scripts/install-system-packages.sh
+
+.cache/jars/manifest.json: lib/lakehouse_lab/jars.py | $(STAMP)
+	$(PY) -m lakehouse_lab.jars
+
+run: setup
+	$(LAB) run
+
+unit: setup
+	$(PY) -m pytest -q tests
+
+notebooks: setup
+	$(PY) -m pytest -q --nbval-lax notebooks
+
+test: setup
+	$(LAB) catalog start
+	status=0; $(PY) -m pytest -q tests && $(PY) -m pytest -q --nbval-lax notebooks || status=$$?; \
+	  $(LAB) catalog stop; exit $$status
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+doctor: $(STAMP)
+	$(LAB) doctor
+
+clean:
+	-$(LAB) reset --yes 2>/dev/null
+	rm -rf $(VENV) .cache build *.egg-info lib/*.egg-info

@@ -1,0 +1,13 @@
+"""Lakehouse Lab: Databricks dataflow patterns on a local Apache Spark + Delta Lake lakehouse.
+
+>>> import lakehouse_lab as lab
+>>> spark = lab.start()                                   # doctest: +SKIP
+>>> lab.table("silver_orders")                            # doctest: +SKIP
+'dev_catalog.analytics.silver_orders'
+"""
+from .catalog import table
+from .config import load_config
+from .session import current_config, current_env, reset, start, stop
+
+__all__ = ["start", "stop", "reset", "table", "load_config", "current_env", "current_config"]
+__version__ = "0.1.0"

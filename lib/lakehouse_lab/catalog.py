@@ -1,0 +1,127 @@
+"""Three-level names (``catalog.schema.table``) the Unity Catalog way, on the lab's shared metastore.
+
+Each environment's catalog (``dev_catalog``, ``staging_catalog``, ``prod_catalog``) and the ``system``
+catalog are Spark catalogs served by ``io.lakehouselab.LabCatalog`` (``java/LabCatalog.java``, compiled at
+set-up): schemas live in the shared Hive metastore as ``<catalog>__<schema>`` databases, tables are Delta
+tables. Plain ``spark.sql("SELECT * FROM dev_catalog.analytics.silver_orders")`` works in every kernel.
+
+>>> import lakehouse_lab as lab
+>>> lab.table("silver_orders", env="prod")
+'prod_catalog.analytics.silver_orders'
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from . import config, paths
+
+PLUGIN_CLASS = "io.lakehouselab.LabCatalog"
+SYSTEM_CATALOG = "system"
+SYSTEM_SCHEMAS = ("access", "lakeflow", "compute")
+SOURCE = Path(__file__).parent / "java" / "LabCatalog.java"
+
+
+def catalogs() -> dict[str, list[str]]:
+    """Every lab catalog with the schemas it starts with: one per environment config, plus ``system``."""
+    found: dict[str, list[str]] = {}
+    for env in config.environments():
+        cfg = config.load_config(env)
+        schemas = {cfg.database.schema_name, cfg.storage.root_table.split(".")[0], "default"}
+        found.setdefault(cfg.database.catalog, [])
+        found[cfg.database.catalog] = sorted(set(found[cfg.database.catalog]) | schemas)
+    found[SYSTEM_CATALOG] = sorted({*SYSTEM_SCHEMAS, "default"})
+    return found
+
+
+def table(name: str, env: str | None = None, schema: str | None = None) -> str:
+    """The fully qualified name of ``name`` in an environment (default: the running session's).
+
+    ``name`` may be ``table``, ``schema.table`` or already ``catalog.schema.table`` (returned as is).
+    """
+    parts = name.split(".")
+    if len(parts) == 3:
+        return name
+    cfg = config.load_config(env or _current_env())
+    if len(parts) == 2:
+        return f"{cfg.database.catalog}.{name}"
+    return f"{cfg.database.catalog}.{schema or cfg.database.schema_name}.{name}"
+
+
+def _current_env() -> str:
+    from . import session
+
+    return session.current_env()
+
+
+def plugin_jar() -> Path:
+    """The compiled catalog plugin, rebuilt with ``javac`` when its source changed."""
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
+    jar = paths.jar_cache().parent / f"lab-catalog-{digest}.jar"
+    if jar.exists():
+        return jar
+    javac, jar_tool = shutil.which("javac"), shutil.which("jar")
+    if not javac or not jar_tool:
+        raise RuntimeError("Building the lab catalog plugin needs a JDK (javac): "
+                           "`sudo apt-get install openjdk-17-jdk-headless` (conda: `openjdk=17`).")
+    from pyspark.find_spark_home import _find_spark_home
+
+    classpath = str(Path(_find_spark_home()) / "jars" / "*")
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([javac, "-nowarn", "-d", out, "-cp", classpath, str(SOURCE)], check=True,
+                       capture_output=True)
+        jar.parent.mkdir(parents=True, exist_ok=True)
+        tmp_jar = jar.with_suffix(".tmp")
+        subprocess.run([jar_tool, "cf", str(tmp_jar), "-C", out, "io"], check=True)
+        tmp_jar.replace(jar)
+    for old in jar.parent.glob("lab-catalog-*.jar"):
+        if old != jar:
+            old.unlink()
+    return jar
+
+
+def spark_conf() -> dict[str, str]:
+    """Spark settings that register every lab catalog."""
+    return {f"spark.sql.catalog.{name}": PLUGIN_CLASS for name in catalogs()}
+
+
+def bootstrap(spark) -> None:
+    """Create the catalogs' schemas (idempotent, cheap when they exist)."""
+    existing = {row[0] for row in spark.sql("SHOW NAMESPACES IN spark_catalog").collect()}
+    for catalog_name, schemas in catalogs().items():
+        for schema in schemas:
+            if f"{catalog_name}__{schema}".lower() not in existing:
+                spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{catalog_name}`.`{schema}`")
+
+
+def list_tables(spark, catalog_name: str, schema: str) -> list[str]:
+    """Table names in ``catalog.schema`` (empty when the schema does not exist)."""
+    if catalog_name not in catalogs():
+        return []
+    try:
+        rows = spark.sql(f"SHOW TABLES IN `{catalog_name}`.`{schema}`").collect()
+    except Exception:  # noqa: BLE001 - an unknown schema lists nothing
+        return []
+    return sorted(r.tableName for r in rows)
+
+
+def explain_missing(spark, full_name: str) -> str:
+    """A message for a name that does not resolve: which part is unknown, what exists, near names."""
+    parts = full_name.split(".")
+    if len(parts) != 3:
+        return f"{full_name!r} is not a three-level name (catalog.schema.table)."
+    cat, schema, name = parts
+    known = catalogs()
+    if cat not in known:
+        return f"Catalog {cat!r} does not exist. Catalogs: {', '.join(sorted(known))}."
+    schemas = sorted(r[0] for r in spark.sql(f"SHOW SCHEMAS IN `{cat}`").collect())
+    if schema not in schemas:
+        return f"Schema {cat}.{schema} does not exist. Schemas in {cat}: {', '.join(schemas)}."
+    tables = list_tables(spark, cat, schema)
+    near = difflib.get_close_matches(name, tables, n=3)
+    hint = f" Did you mean {', '.join(f'{cat}.{schema}.{n}' for n in near)}?" if near else ""
+    return (f"Table {full_name} does not exist. Tables in {cat}.{schema}: {', '.join(tables) or 'none'}.{hint}")

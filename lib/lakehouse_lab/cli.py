@@ -1,0 +1,136 @@
+"""``lakehouse-lab``: the lab from the shell. Each command wraps the same functions the notebooks call."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+DESCRIPTION = """\
+Lakehouse Lab: Databricks dataflow patterns on a local Apache Spark + Delta Lake lakehouse.
+
+Common commands:
+  lakehouse-lab doctor                      check Java, graphviz, jars and the catalog server
+  lakehouse-lab run                         build the course's bronze -> silver -> gold tables
+  lakehouse-lab sql "SELECT ..." [--json]   run SQL in the lab (three-level names work)
+  lakehouse-lab catalog status|start|stop   the shared catalog server
+  lakehouse-lab reset --yes                 delete all lab state (tables, checkpoints, history)
+"""
+
+
+def _doctor(args) -> int:
+    from . import doctor
+
+    return 0 if doctor.report(quiet=args.quiet) else 1
+
+
+def _reset(args) -> int:
+    from . import session
+
+    if not args.yes:
+        print("This deletes every table, checkpoint and history record of the lab. Re-run with --yes.")
+        return 2
+    print(f"Removed {session.reset()}")
+    return 0
+
+
+def _sql(args) -> int:
+    import lakehouse_lab as lab
+
+    spark = lab.start(args.env)
+    df = spark.sql(args.query)
+    if args.json:
+        for row in df.toJSON().collect():
+            print(row)
+    else:
+        df.show(args.limit, truncate=False)
+    return 0
+
+
+def _catalog(args) -> int:
+    from . import catalog_server
+
+    if args.action == "start":
+        port = catalog_server.ensure_running()
+        print(f"catalog server running on port {port}")
+    elif args.action == "stop":
+        print("catalog server stopped" if catalog_server.stop() else "catalog server was not running")
+    else:
+        state = catalog_server.status()
+        print(json.dumps(state, indent=2))
+        return 0 if state["running"] else 3
+    return 0
+
+
+def _run(args) -> int:
+    from . import medallion
+
+    summary = medallion.run(env=args.env, orders=args.orders, batches=args.batches)
+    print(summary.to_text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse-lab", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("doctor", help="check the machine: Java, dot, jars, versions (with fixes)")
+    p.add_argument("--quiet", action="store_true", help="print only failing checks")
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("reset", help="delete all lab state under the lab root (jars are kept)")
+    p.add_argument("--yes", action="store_true", help="confirm")
+    p.set_defaults(func=_reset)
+
+    p = sub.add_parser("sql", help="run one SQL statement in the lab and print the rows")
+    p.add_argument("query")
+    p.add_argument("--env", default=None, help="environment (dev, staging, prod); default dev")
+    p.add_argument("--json", action="store_true", help="print one JSON object per row")
+    p.add_argument("--limit", type=int, default=50, help="rows to show (table output)")
+    p.set_defaults(func=_sql)
+
+    p = sub.add_parser("catalog", help="the shared catalog server: status, start, stop")
+    p.add_argument("action", choices=["status", "start", "stop"])
+    p.set_defaults(func=_catalog)
+
+    p = sub.add_parser("run", help="the main job: generate orders and build bronze -> silver -> gold")
+    p.add_argument("--env", default="dev")
+    p.add_argument("--orders", type=int, default=20_000, help="orders to generate (default 20000)")
+    p.add_argument("--batches", type=int, default=2, help="files landed, one batch each (default 2)")
+    p.set_defaults(func=_run)
+
+    for register in _extensions():
+        register(sub)
+    return parser
+
+
+def _extensions():
+    """Sub-commands contributed by the feature modules (pipelines, jobs, lineage, bundles...)."""
+    import importlib
+
+    found = []
+    for module in ("pipelines.cli", "lineage.cli", "jobs.cli", "environments.cli", "observability.cli"):
+        try:
+            found.append(importlib.import_module(f"lakehouse_lab.{module}").register)
+        except ModuleNotFoundError:
+            continue
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    from .config import ConfigError
+
+    try:
+        return args.func(args) or 0
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Checks that the machine can run the lab, each with the fix when it cannot.
+
+>>> from lakehouse_lab.doctor import checks
+>>> sorted(c.name for c in checks())[:2]
+['Delta and Derby jars', 'Java 17+']
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from . import catalog_server, jars
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _java() -> Check:
+    java = shutil.which("java")
+    if not java:
+        return Check("Java 17+", False, "java not found",
+                     "sudo apt-get install openjdk-17-jdk-headless   (conda: conda install openjdk=17)")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', out)
+    major = int(match.group(1)) if match else 0
+    ok = major in (17, 21)
+    return Check("Java 17+", ok, f"{java} (Java {major})",
+                 "" if ok else "Spark 4.1 needs Java 17 or 21: sudo apt-get install openjdk-17-jdk-headless")
+
+
+def _javac() -> Check:
+    javac = shutil.which("javac")
+    return Check("javac (builds the catalog plugin once)", bool(javac), javac or "not found",
+                 "" if javac else "sudo apt-get install openjdk-17-jdk-headless")
+
+
+def _dot() -> Check:
+    dot = shutil.which("dot")
+    if not dot:
+        return Check("graphviz dot", False, "not found", "sudo apt-get install graphviz   (conda: conda install graphviz)")
+    version = subprocess.run([dot, "-V"], capture_output=True, text=True).stderr.strip()
+    return Check("graphviz dot", True, version)
+
+
+def _python_packages() -> Check:
+    import delta
+    import pyspark
+    from importlib.metadata import version
+
+    detail = f"Python {sys.version.split()[0]}, pyspark {pyspark.__version__}, delta-spark {version('delta-spark')}"
+    ok = pyspark.__version__.startswith("4.1")
+    return Check("Python packages", ok, detail, "" if ok else "make setup (reinstalls the pinned versions)")
+
+
+def _jars() -> Check:
+    try:
+        found = jars.cached()
+    except jars.JarsMissing as exc:
+        return Check("Delta and Derby jars", False, str(exc), "make setup   (or: python -m lakehouse_lab.jars)")
+    delta = next((j.name for j in found if "delta-spark" in j.name), "?")
+    return Check("Delta and Derby jars", True, f"{len(found)} jars cached ({delta}; resolved with {jars.route()})")
+
+
+def _catalog() -> Check:
+    state = catalog_server.status()
+    detail = f"running on port {state['port']} (pid {state['pid']})" if state["running"] else "not running (starts with lab.start())"
+    return Check("catalog server", True, detail)
+
+
+def checks() -> list[Check]:
+    return [_java(), _javac(), _dot(), _python_packages(), _jars(), _catalog()]
+
+
+def report(quiet: bool = False) -> bool:
+    """Print the checks (only failures when ``quiet``); True when all pass."""
+    results = checks()
+    for check in results:
+        if quiet and check.ok:
+            continue
+        mark = "ok " if check.ok else "FAIL"
+        print(f"[{mark}] {check.name}: {check.detail}")
+        if check.fix:
+            print(f"       fix: {check.fix}")
+    ok = all(c.ok for c in results)
+    if not quiet:
+        print("All checks passed." if ok else "Some checks failed; apply the fixes above.")
+    return ok

@@ -1,0 +1,124 @@
+"""The JVM jars the lab needs beyond pyspark's own: Delta Lake, and the Derby network server/client
+that backs the shared catalog.
+
+Resolved once (``make setup`` calls :func:`ensure`) with Spark's own Ivy resolver against Maven Central,
+into :func:`lakehouse_lab.paths.jar_cache`; every later start passes the cached files as ``spark.jars``
+and needs no network. If Ivy cannot reach Maven Central, Maven (``mvn dependency:copy``) resolves the same
+coordinates into the same cache.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import paths
+
+DELTA = "io.delta:delta-spark_4.1_2.13:4.4.0"
+DERBY_VERSION = "10.16.1.1"  # the Derby engine pyspark ships; client and network server must match it
+DERBY = [f"org.apache.derby:derbynet:{DERBY_VERSION}", f"org.apache.derby:derbyclient:{DERBY_VERSION}"]
+COORDINATES = [DELTA, *DERBY]
+MANIFEST = "manifest.json"
+
+
+class JarsMissing(RuntimeError):
+    """The jar cache is empty or stale; ``make setup`` (or ``lakehouse-lab doctor``) fixes it."""
+
+
+def cached(cache: Path | None = None) -> list[Path]:
+    """The cached jars when the cache holds exactly :data:`COORDINATES`, else raise :class:`JarsMissing`."""
+    cache = cache or paths.jar_cache()
+    manifest = cache / MANIFEST
+    if not manifest.exists() or json.loads(manifest.read_text()).get("coordinates") != COORDINATES:
+        raise JarsMissing(
+            f"The Delta/Derby jars are not in {cache}. Run `make setup` "
+            "(or `python -m lakehouse_lab.jars`) once with access to Maven Central."
+        )
+    return sorted(cache.glob("*.jar"))
+
+
+def ensure(cache: Path | None = None, verbose: bool = True) -> list[Path]:
+    """Return the cached jars, resolving them first if needed (Ivy, then Maven as fallback)."""
+    cache = cache or paths.jar_cache()
+    try:
+        return cached(cache)
+    except JarsMissing:
+        pass
+    with tempfile.TemporaryDirectory(prefix="lab-jars-") as tmp:
+        staging = Path(tmp) / "jars"
+        route = "ivy"
+        try:
+            _resolve_with_ivy(Path(tmp), staging)
+        except Exception as ivy_error:  # noqa: BLE001 - any Ivy failure falls back to Maven
+            if verbose:
+                print(f"Ivy could not resolve the jars ({ivy_error}); trying Maven.")
+            route = "maven"
+            _resolve_with_maven(staging)
+        cache.mkdir(parents=True, exist_ok=True)
+        for old in cache.glob("*.jar"):
+            old.unlink()
+        for jar in staging.glob("*.jar"):
+            shutil.copy2(jar, cache / jar.name)
+    (cache / MANIFEST).write_text(json.dumps({"coordinates": COORDINATES, "route": route}, indent=2))
+    if verbose:
+        print(f"Resolved {len(list(cache.glob('*.jar')))} jars with {route} into {cache}")
+    return cached(cache)
+
+
+def route(cache: Path | None = None) -> str | None:
+    """Which resolver filled the cache (``"ivy"`` or ``"maven"``), or None when it is empty."""
+    manifest = (cache or paths.jar_cache()) / MANIFEST
+    return json.loads(manifest.read_text()).get("route") if manifest.exists() else None
+
+
+def _resolve_with_ivy(workdir: Path, staging: Path) -> None:
+    """Let Spark's own Ivy resolution (``spark.jars.packages``) fetch the jars, in a throwaway process."""
+    ivy_home = workdir / "ivy"
+    settings = workdir / "ivysettings.xml"
+    # Only Maven Central: Spark's default settings also read ~/.m2, where a pom without its jar breaks Ivy.
+    settings.write_text(
+        '<ivysettings><settings defaultResolver="central"/><resolvers>'
+        '<ibiblio name="central" m2compatible="true" root="https://repo1.maven.org/maven2/"/>'
+        '</resolvers></ivysettings>'
+    )
+    script = (
+        "from pyspark.sql import SparkSession\n"
+        "SparkSession.builder.master('local[1]').appName('lakehouse-lab-resolve-jars')"
+        f".config('spark.jars.packages', {','.join(COORDINATES)!r}).config('spark.jars.ivy', {str(ivy_home)!r})"
+        f".config('spark.jars.ivySettings', {str(settings)!r})"
+        ".config('spark.ui.enabled', 'false').getOrCreate().stop()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
+    found = list((ivy_home / "jars").glob("*.jar"))
+    if done.returncode != 0 or not any("delta-spark" in j.name for j in found):
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no Delta jar")
+    staging.mkdir(parents=True, exist_ok=True)
+    for jar in found:
+        shutil.copy2(jar, staging / jar.name)
+
+
+def _resolve_with_maven(staging: Path) -> None:
+    """Same coordinates through Maven: a throwaway pom, then ``dependency:copy-dependencies``."""
+    deps = "".join(
+        "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version></dependency>".format(
+            *c.split(":"))
+        for c in COORDINATES
+    )
+    pom = staging.parent / "pom.xml"
+    pom.write_text(
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>lakehouse-lab</groupId><artifactId>jars</artifactId><version>1</version>"
+        f"<dependencies>{deps}</dependencies></project>"
+    )
+    subprocess.run(
+        ["mvn", "-q", "-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
+         f"-DoutputDirectory={staging}"],
+        check=True,
+    )
+
+
+if __name__ == "__main__":
+    ensure()

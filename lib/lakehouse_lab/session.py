@@ -1,0 +1,145 @@
+"""One configured SparkSession per process: Delta Lake, the shared lab catalogs, quiet logs, small shuffles.
+
+>>> import lakehouse_lab as lab
+>>> spark = lab.start()                      # doctest: +SKIP
+>>> spark is lab.start()                     # doctest: +SKIP
+True
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from . import catalog, catalog_server, config, jars, paths
+
+_state: dict = {"spark": None, "env": None}
+
+LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.hive.name = org.apache.hadoop.hive
+logger.hive.level = off
+logger.dn.name = DataNucleus
+logger.dn.level = off
+logger.derby.name = org.apache.derby
+logger.derby.level = off
+"""
+
+
+class LabError(RuntimeError):
+    """A lab set-up problem; the message says what to install or run."""
+
+
+def current_env() -> str:
+    """The environment of the running session (``dev`` before any start)."""
+    return _state["env"] or os.environ.get("LAKEHOUSE_LAB_ENV", "dev")
+
+
+def current_config() -> config.EnvironmentConfig:
+    return config.load_config(current_env())
+
+
+def start(env: str | None = None, app_name: str = "lakehouse-lab"):
+    """Start (or return) the lab's SparkSession and select ``env``'s catalog and schema.
+
+    A second call returns the same session; a call with another environment switches the current catalog.
+    """
+    env = env or current_env()
+    cfg = config.load_config(env)  # raises a ConfigError listing valid environments
+    spark = _state["spark"]
+    if spark is None or spark.sparkContext._jsc is None:
+        spark = _build_session(cfg, app_name)
+        _state["spark"] = spark
+    _state["env"] = env
+    spark.sql(f"SET CATALOG `{cfg.database.catalog}`")
+    spark.sql(f"USE `{cfg.database.schema_name}`")
+    return spark
+
+
+def stop() -> None:
+    """Stop the lab's SparkSession (the catalog server keeps running for other kernels)."""
+    if _state["spark"] is not None:
+        _state["spark"].stop()
+    _state.update(spark=None)
+
+
+def _check_java() -> None:
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        raise LabError("Java 17 is required and was not found. Install it: "
+                       "`sudo apt-get install openjdk-17-jre-headless` (conda: `conda install openjdk=17`).")
+
+
+def _build_session(cfg: config.EnvironmentConfig, app_name: str):
+    _check_java()
+    from pyspark.sql import SparkSession
+
+    root = paths.lab_root()
+    port = catalog_server.ensure_running()
+    jar_files = [*jars.cached(), catalog.plugin_jar()]
+    derby_client = [str(j) for j in jar_files if "derbyclient-" in j.name]
+    log4j = paths.under(root, "conf") / "log4j2.properties"
+    log4j.write_text(LOG4J)
+    settings = {
+        "spark.jars": ",".join(str(j) for j in jar_files),
+        "spark.driver.extraClassPath": os.pathsep.join(derby_client),
+        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{log4j} -Dderby.stream.error.field=java.lang.System.err",
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.sources.default": "delta",
+        "spark.sql.warehouse.dir": str(paths.under(root, "warehouse")),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": catalog_server.jdbc_url(port),
+        "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.apache.derby.jdbc.ClientDriver",
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        "spark.sql.shuffle.partitions": str(cfg.compute.shuffle_partitions),
+        "spark.default.parallelism": str(cfg.compute.local_cores),
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.sql.streaming.checkpointLocation": str(paths.under(root, "checkpoints", "_default")),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false" if os.environ.get("CI") else "true",
+        "spark.driver.memory": "2g",
+        "spark.local.dir": str(paths.under(root, "tmp")),
+        "spark.sql.session.timeZone": "UTC",
+        **catalog.spark_conf(),
+    }
+    builder = SparkSession.builder.master(f"local[{cfg.compute.local_cores}]").appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    _quiet_python_loggers()
+    catalog.bootstrap(spark)
+    return spark
+
+
+def _quiet_python_loggers() -> None:
+    """PySpark logs every failed query as JSON on stderr; the exception already says it all."""
+    import logging
+
+    for name in ("SQLQueryContextLogger", "py4j"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def reset(confirm: bool = True) -> Path:
+    """Delete all lab state (tables, checkpoints, landing files, catalog data) under the lab root.
+
+    Refuses any root that is not ``<project>/.lab`` or ``$LAKEHOUSE_LAB_HOME``. Jars are kept.
+    """
+    root = paths.lab_root()
+    allowed = {(paths.project_root() / ".lab").resolve()}
+    if os.environ.get("LAKEHOUSE_LAB_HOME"):
+        allowed.add(Path(os.environ["LAKEHOUSE_LAB_HOME"]).expanduser().resolve())
+    if root.resolve() not in allowed or root.resolve() in {Path("/"), Path.home().resolve()}:
+        raise LabError(f"Refusing to reset {root}: the lab root must be {' or '.join(map(str, allowed))}.")
+    stop()
+    catalog_server.stop()
+    if root.exists():
+        shutil.rmtree(root)
+    return root
