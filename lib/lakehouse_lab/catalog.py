@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +24,7 @@ from . import config, paths
 PLUGIN_CLASS = "io.lakehouselab.LabCatalog"
 SYSTEM_CATALOG = "system"
 SYSTEM_SCHEMAS = ("access", "lakeflow", "compute")
-SOURCE = Path(__file__).parent / "java" / "LabCatalog.java"
+JAVA_DIR = Path(__file__).parent / "java"
 
 
 def catalogs() -> dict[str, list[str]]:
@@ -59,26 +60,29 @@ def _current_env() -> str:
 
 
 def plugin_jar() -> Path:
-    """The compiled catalog plugin, rebuilt with ``javac`` when its source changed."""
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
-    jar = paths.jar_cache().parent / f"lab-catalog-{digest}.jar"
+    """The lab's JVM plugins (``java/*.java``: the catalog, and any listener), compiled with ``javac`` into
+    ``<lab root>/plugins`` when a source changed."""
+    sources = sorted(JAVA_DIR.glob("*.java"))
+    digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()[:12]
+    jar = paths.under(paths.lab_root(), "plugins") / f"lakehouse-lab-plugins-{digest}.jar"
     if jar.exists():
         return jar
     javac, jar_tool = shutil.which("javac"), shutil.which("jar")
     if not javac or not jar_tool:
-        raise RuntimeError("Building the lab catalog plugin needs a JDK (javac): "
+        raise RuntimeError("Building the lab's catalog plugin needs a JDK (javac): "
                            "`sudo apt-get install openjdk-17-jdk-headless` (conda: `openjdk=17`).")
     from pyspark.find_spark_home import _find_spark_home
 
-    classpath = str(Path(_find_spark_home()) / "jars" / "*")
+    classpath = os.pathsep.join([str(Path(_find_spark_home()) / "jars" / "*"), str(paths.jar_cache() / "*")])
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([javac, "-nowarn", "-d", out, "-cp", classpath, str(SOURCE)], check=True,
-                       capture_output=True)
-        jar.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([javac, "-nowarn", "-d", out, "-cp", classpath, *map(str, sources)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"javac failed on {JAVA_DIR}:\n{done.stderr}")
         tmp_jar = jar.with_suffix(".tmp")
-        subprocess.run([jar_tool, "cf", str(tmp_jar), "-C", out, "io"], check=True)
+        subprocess.run([jar_tool, "cf", str(tmp_jar), "-C", out, "."], check=True)
         tmp_jar.replace(jar)
-    for old in jar.parent.glob("lab-catalog-*.jar"):
+    for old in jar.parent.glob("lakehouse-lab-plugins-*.jar"):
         if old != jar:
             old.unlink()
     return jar
