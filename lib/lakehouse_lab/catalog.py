@@ -102,6 +102,13 @@ def bootstrap(spark) -> None:
                 spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{catalog_name}`.`{schema}`")
 
 
+def list_schemas(spark, catalog_name: str) -> list[str]:
+    """Schema names in a lab catalog (empty for an unknown catalog)."""
+    if catalog_name not in catalogs():
+        return []
+    return sorted(r[0] for r in spark.sql(f"SHOW SCHEMAS IN `{catalog_name}`").collect())
+
+
 def list_tables(spark, catalog_name: str, schema: str) -> list[str]:
     """Table names in ``catalog.schema`` (empty when the schema does not exist)."""
     if catalog_name not in catalogs():
@@ -122,7 +129,7 @@ def explain_missing(spark, full_name: str) -> str:
     known = catalogs()
     if cat not in known:
         return f"Catalog {cat!r} does not exist. Catalogs: {', '.join(sorted(known))}."
-    schemas = sorted(r[0] for r in spark.sql(f"SHOW SCHEMAS IN `{cat}`").collect())
+    schemas = list_schemas(spark, cat)
     if schema not in schemas:
         return f"Schema {cat}.{schema} does not exist. Schemas in {cat}: {', '.join(schemas)}."
     tables = list_tables(spark, cat, schema)

@@ -74,6 +74,7 @@ def _accepting(port: int) -> bool:
 def _free_port(preferred: int) -> int:
     for candidate in (preferred, 0):
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM does: TIME_WAIT is fine
             try:
                 sock.bind(("127.0.0.1", candidate))
             except OSError:
@@ -106,15 +107,18 @@ def _server_classpath() -> str:
     return os.pathsep.join(str(p) for p in [*engine, *network])
 
 
-def ensure_running(port: int = DEFAULT_PORT) -> int:
-    """Return the port of the running catalog server, starting it first if needed."""
+def ensure_running(port: int | None = None) -> int:
+    """Return the port of the running catalog server, starting it first if needed.
+
+    A restarted server takes its previous port when free, so running sessions reconnect to it.
+    """
     current = status()
     if current["running"]:
         return current["port"]
     stale = _read_int(_pid_file())
     if _alive(stale):  # our process, but not answering: replace it
         os.kill(stale, signal.SIGTERM)
-    port = _free_port(port)
+    port = _free_port(port or _read_int(_port_file()) or DEFAULT_PORT)
     folder = _folder()
     java = os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java"
     command = [java, f"-Dderby.system.home={folder / 'db'}", "-Dderby.stream.error.file=" + str(folder / "derby.log"),

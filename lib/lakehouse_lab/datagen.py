@@ -182,6 +182,11 @@ def land_reference_data(n_customers: int, seed: int = 42, env: str | None = None
     return written
 
 
+def landed_rows(source: str, env: str | None = None) -> int:
+    """Lines in the landed files of ``source`` (what bronze must hold once everything is ingested)."""
+    return sum(len(f.read_text().splitlines()) for f in landing_dir(source, env).glob("*.json"))
+
+
 def bronze_table(source: str, env: str | None = None) -> str:
     from .catalog import table
 

@@ -53,6 +53,8 @@ def start(env: str | None = None, app_name: str = "lakehouse-lab"):
     env = env or current_env()
     cfg = config.load_config(env)  # raises a ConfigError listing valid environments
     spark = _state["spark"]
+    if spark is not None:
+        catalog_server.ensure_running()  # restarts a server killed mid-course; tables are on disk
     if spark is None or spark.sparkContext._jsc is None:
         spark = _build_session(cfg, app_name)
         _state["spark"] = spark

@@ -1,0 +1,75 @@
+"""The shared catalog: three-level names, Delta operations through them, other processes, server restarts."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from lakehouse_lab import catalog, catalog_server
+
+
+def test_delta_operations_through_three_level_names(spark, scratch_schema):
+    t = f"{scratch_schema}.orders"
+    spark.sql(f"CREATE TABLE {t} AS SELECT id AS order_id, id * 10 AS amount FROM range(5)")
+    spark.sql(f"INSERT INTO {t} VALUES (100, 1000)")
+    spark.sql(f"""MERGE INTO {t} AS t USING (SELECT 1 AS order_id, 99 AS amount) AS s ON t.order_id = s.order_id
+                  WHEN MATCHED THEN UPDATE SET amount = s.amount WHEN NOT MATCHED THEN INSERT *""")
+    assert spark.sql(f"SELECT amount FROM {t} WHERE order_id = 1").first().amount == 99
+    assert spark.sql(f"SELECT count(*) AS n FROM {t} VERSION AS OF 0").first().n == 5
+    ops = [r.operation for r in spark.sql(f"DESCRIBE HISTORY {t}").orderBy("version").collect()]
+    assert ops == ["CREATE TABLE AS SELECT", "WRITE", "MERGE"]
+    spark.sql(f"RESTORE TABLE {t} TO VERSION AS OF 0")
+    assert spark.table(t).count() == 5
+    assert spark.sql(f"DESCRIBE DETAIL {t}").first().format == "delta"
+
+
+def test_streaming_writes_into_a_catalog_table(spark, scratch_schema, tmp_path):
+    src, dst = f"{scratch_schema}.src", f"{scratch_schema}.dst"
+    spark.sql(f"CREATE TABLE {src} AS SELECT id FROM range(7)")
+    query = (spark.readStream.table(src).writeStream.option("checkpointLocation", str(tmp_path / "ck"))
+             .trigger(availableNow=True).toTable(dst))
+    query.awaitTermination()
+    assert spark.table(dst).count() == 7
+
+
+def test_schemas_are_listed_per_catalog(spark, scratch_schema):
+    schema = scratch_schema.split(".")[1]
+    assert schema in catalog.list_schemas(spark, "dev_catalog")
+    assert schema not in catalog.list_schemas(spark, "prod_catalog")
+    assert {"access", "lakeflow"} <= set(catalog.list_schemas(spark, "system"))
+
+
+def test_unknown_names_are_explained(spark, scratch_schema):
+    spark.sql(f"CREATE TABLE {scratch_schema}.silver_orders (id INT)")
+    assert "Catalog 'nope_catalog' does not exist" in catalog.explain_missing(spark, "nope_catalog.a.b")
+    assert "Schema dev_catalog.nope does not exist" in catalog.explain_missing(spark, "dev_catalog.nope.t")
+    message = catalog.explain_missing(spark, f"{scratch_schema}.silver_order")
+    assert f"Did you mean {scratch_schema}.silver_orders" in message
+    from pyspark.errors import AnalysisException
+    with pytest.raises(AnalysisException, match=r"`dev_catalog`.`analytics`.`no_such_table`"):
+        spark.sql("SELECT * FROM dev_catalog.analytics.no_such_table")
+
+
+def run_lab_process(code: str) -> str:
+    """Run code in a new Python process (as a second notebook kernel would) and return its stdout."""
+    script = "import lakehouse_lab as lab\nspark = lab.start()\n" + textwrap.dedent(code)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "CI": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_another_process_sees_the_same_tables_and_a_killed_server_comes_back(spark, scratch_schema):
+    t = f"{scratch_schema}.shared"
+    spark.sql(f"CREATE TABLE {t} AS SELECT 'written by the first kernel' AS note")
+    out = run_lab_process(f"print(spark.table('{t}').first().note)")
+    assert "written by the first kernel" in out
+
+    pid = catalog_server.status()["pid"]
+    os.kill(pid, 9)
+    assert not catalog_server.status()["running"]
+    import lakehouse_lab as lab
+    lab.start()  # restarts the server; the metastore is on disk
+    assert catalog_server.status()["running"] and catalog_server.status()["pid"] != pid
+    assert spark.table(t).first().note == "written by the first kernel"

@@ -1,0 +1,45 @@
+import os
+from pathlib import Path
+
+import pytest
+
+import lakehouse_lab as lab
+from lakehouse_lab import paths, session
+from lakehouse_lab.config import ConfigError
+
+
+def test_one_session_per_process_configured_for_the_lab(spark):
+    assert lab.start() is spark
+    conf = spark.conf
+    assert conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
+    assert int(conf.get("spark.sql.shuffle.partitions")) <= 8
+    assert conf.get("spark.sql.warehouse.dir").startswith(str(paths.lab_root()))
+    assert spark.sql("SELECT current_catalog() AS c, current_schema() AS s").first() == ("dev_catalog", "analytics")
+
+
+def test_switching_environment_switches_the_current_catalog(spark):
+    try:
+        assert lab.start("prod") is spark
+        assert spark.sql("SELECT current_catalog()").first()[0] == "prod_catalog"
+        assert lab.table("silver_orders") == "prod_catalog.analytics.silver_orders"
+    finally:
+        lab.start("dev")
+    assert lab.table("silver_orders") == "dev_catalog.analytics.silver_orders"
+
+
+def test_unknown_environment_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match="Valid environments: dev, prod, staging"):
+        lab.start("nope")
+
+
+def test_reset_refuses_a_root_outside_the_project(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "lab_root", lambda: tmp_path / "elsewhere")
+    monkeypatch.delenv("LAKEHOUSE_LAB_HOME", raising=False)
+    with pytest.raises(session.LabError, match="Refusing to reset"):
+        lab.reset()
+    assert tmp_path.exists()
+
+
+def test_lab_home_is_overridable(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAKEHOUSE_LAB_HOME", str(tmp_path / "home"))
+    assert paths.lab_root() == (tmp_path / "home").resolve()
