@@ -1,0 +1,133 @@
+"""Foundation and catalog figures, measured side by side in one run.
+
+1. catalog server cold start; ``lab.start()`` to first query with the server stopped (cold) and running (warm);
+   a plain Spark + Delta session (no shared catalog) for comparison: what the catalog adds to a start.
+2. the medallion job (bronze -> silver -> gold) on N generated orders, warm session: Spark writing Delta, Spark
+   writing Parquet, and DuckDB running the same SQL on the same bronze Parquet files.
+3. a table read/write through three-level catalog names vs the same on a path-based Delta table.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import median_time, save, timed  # noqa: E402
+
+ORDERS = int(os.environ.get("BENCH_ORDERS", "2000000"))
+
+START_SNIPPET = """
+import time; t = time.perf_counter()
+import lakehouse_lab as lab
+spark = lab.start()
+spark.sql("SELECT 1").collect()
+print(time.perf_counter() - t)
+"""
+
+PLAIN_SNIPPET = """
+import time; t = time.perf_counter()
+from pyspark.sql import SparkSession
+from lakehouse_lab import jars
+spark = (SparkSession.builder.master("local[2]").config("spark.jars", ",".join(map(str, jars.cached())))
+         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+         .config("spark.ui.enabled", "false").getOrCreate())
+spark.sql("SELECT 1").collect()
+print(time.perf_counter() - t)
+"""
+
+
+def in_new_process(snippet: str) -> float:
+    out = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, check=True).stdout
+    return round(float(out.strip().splitlines()[-1]), 3)
+
+
+def startup(figures: dict) -> None:
+    from lakehouse_lab import catalog_server
+
+    catalog_server.stop()
+    with timed(figures, "catalog_server_cold_start"):
+        catalog_server.ensure_running()
+    catalog_server.stop()
+    figures["lab_start_cold_server"] = in_new_process(START_SNIPPET)
+    figures["lab_start_server_running"] = in_new_process(START_SNIPPET)
+    figures["plain_delta_session_start"] = in_new_process(PLAIN_SNIPPET)
+
+
+def medallion(spark, figures: dict) -> None:
+    import duckdb
+
+    import lakehouse_lab as lab
+    from lakehouse_lab import datagen, medallion as job
+
+    with timed(figures, f"generate_and_ingest_{ORDERS}_orders"):
+        datagen.prepare_sources(spark, orders=ORDERS, batches=4)
+    bronze = datagen.bronze_table("orders")
+    files = spark.table(bronze).inputFiles()
+    spark.table(bronze).count()  # warm: metadata and file listing cached
+    figures["spark_delta_medallion"] = median_time(lambda: job.build(spark), repeat=2)
+
+    parquet_dir = str(lab.paths.lab_root() / "bench_parquet")
+
+    def spark_parquet():
+        frame = spark.table(bronze)
+        frame.createOrReplaceTempView("bronze_view")
+        silver = spark.sql(job.STATEMENTS[0][1].format(bronze="bronze_view"))
+        silver.write.mode("overwrite").parquet(parquet_dir + "/silver")
+        spark.read.parquet(parquet_dir + "/silver").createOrReplaceTempView("silver_view")
+        for name, query in job.STATEMENTS[1:]:
+            spark.sql(query.format(silver_orders="silver_view")).write.mode("overwrite").parquet(f"{parquet_dir}/{name}")
+
+    figures["spark_parquet_medallion"] = median_time(spark_parquet, repeat=2)
+
+    def duck():
+        con = duckdb.connect()
+        paths = [f.removeprefix("file:") for f in files]
+        con.execute("CREATE VIEW bronze AS SELECT * FROM read_parquet($files)", {"files": paths})
+        con.execute("CREATE TABLE silver AS " + job.STATEMENTS[0][1].format(bronze="bronze"))
+        for name, query in job.STATEMENTS[1:]:
+            con.execute(f"CREATE TABLE {name} AS " + query.format(silver_orders="silver"))
+            con.execute(f"COPY {name} TO '{parquet_dir}/duck_{name}.parquet' (FORMAT parquet)")
+        con.execute(f"COPY silver TO '{parquet_dir}/duck_silver.parquet' (FORMAT parquet)")
+        con.close()
+
+    duck()  # warm the OS cache and DuckDB's extension loading
+    figures["duckdb_medallion"] = median_time(duck, repeat=2)
+
+
+def catalog_overhead(spark, figures: dict) -> None:
+    import lakehouse_lab as lab
+
+    named = lab.table("bench_catalog_overhead")
+    path = str(lab.paths.lab_root() / "bench_path_table")
+    frame = spark.range(1_000_000).selectExpr("id", "id % 97 AS k", "rand(1) AS v")
+    figures["write_catalog_name"] = median_time(lambda: frame.write.mode("overwrite").saveAsTable(named))
+    figures["write_path"] = median_time(lambda: frame.write.format("delta").mode("overwrite").save(path))
+    figures["read_catalog_name"] = median_time(lambda: spark.table(named).groupBy("k").sum("v").collect(), repeat=5)
+    figures["read_path"] = median_time(
+        lambda: spark.read.format("delta").load(path).groupBy("k").sum("v").collect(), repeat=5)
+
+
+def main() -> None:
+    figures: dict = {}
+    startup(figures)
+    import lakehouse_lab as lab
+
+    spark = lab.start()
+    catalog_overhead(spark, figures)
+    medallion(spark, figures)
+    ratios = {
+        "lab_start_added_by_catalog_s": figures["lab_start_server_running"] - figures["plain_delta_session_start"],
+        "spark_delta_vs_duckdb": figures["spark_delta_medallion"] / figures["duckdb_medallion"],
+        "spark_parquet_vs_duckdb": figures["spark_parquet_medallion"] / figures["duckdb_medallion"],
+        "delta_vs_parquet_in_spark": figures["spark_delta_medallion"] / figures["spark_parquet_medallion"],
+        "catalog_vs_path_write": figures["write_catalog_name"] / figures["write_path"],
+        "catalog_vs_path_read": figures["read_catalog_name"] / figures["read_path"],
+    }
+    save("foundation", figures, ratios, notes=f"{ORDERS} orders; medians of 2-5 runs; 2-core machine")
+
+
+if __name__ == "__main__":
+    main()
