@@ -2,7 +2,7 @@
 import os
 import subprocess
 import sys
-import textwrap
+import json
 
 import pytest
 
@@ -51,11 +51,10 @@ def test_unknown_names_are_explained(spark, scratch_schema):
         spark.sql("SELECT * FROM dev_catalog.analytics.no_such_table")
 
 
-def run_lab_process(code: str) -> str:
-    """Run code in a new Python process (as a second notebook kernel would) and return its stdout."""
-    script = "import lakehouse_lab as lab\nspark = lab.start()\n" + textwrap.dedent(code)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "CI": "1"})
+def run_cli(*args: str) -> str:
+    """Run ``lakehouse-lab`` in a new process (as a second notebook kernel would) and return its stdout."""
+    done = subprocess.run([sys.executable, "-m", "lakehouse_lab.cli", *args], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "CI": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -63,8 +62,8 @@ def run_lab_process(code: str) -> str:
 def test_another_process_sees_the_same_tables_and_a_killed_server_comes_back(spark, scratch_schema):
     t = f"{scratch_schema}.shared"
     spark.sql(f"CREATE TABLE {t} AS SELECT 'written by the first kernel' AS note")
-    out = run_lab_process(f"print(spark.table('{t}').first().note)")
-    assert "written by the first kernel" in out
+    out = run_cli("sql", f"SELECT note, 1 AS n FROM {t}", "--json")
+    assert [json.loads(line) for line in out.splitlines()] == [{"note": "written by the first kernel", "n": 1}]
 
     pid = catalog_server.status()["pid"]
     os.kill(pid, 9)
