@@ -36,3 +36,13 @@ def test_strict_mode_raises_on_anything_but_correct(monkeypatch):
 
 def test_outcomes_render_as_html():
     assert "Correct" in q.check(3)._repr_html_() and "<pre" in q.solution()._repr_html_()
+
+
+def test_check_reads_the_named_variable_of_the_caller():
+    named = Problem("q3", "Set total to 10.", check=lambda a: None if a == 10 else f"total is {a}", var="total")
+    total = ____  # the learner's starter
+    assert named.check().status == "not attempted"
+    total = 9
+    assert "total is 9" in named.check().message
+    total = 10
+    assert named.check()

@@ -1,7 +1,8 @@
 """The exercise mechanism every notebook uses: ``q.check(answer)``, ``q.hint()``, ``q.solution()``.
 
 A course module declares :class:`Problem` objects; a notebook imports them (``from lakehouse_lab.exercises
-import nb00 as ex``) and calls ``ex.q1.check(my_answer)``. A check has three outcomes: correct, incorrect (the
+import nb00 as ex``), assigns the answer to the variable the problem names, and calls ``ex.q1.check()`` (as in
+Kaggle Learn); ``ex.q1.check(answer)`` works too. A check has three outcomes: correct, incorrect (the
 message names what is wrong, not the answer) and not attempted (the starter ``____`` left in place). Under CI
 (``LAKEHOUSE_LAB_STRICT=1``, set by ``make test``) anything but correct raises, so the committed solutions are
 proved to pass.
@@ -10,10 +11,15 @@ proved to pass.
 ...             hints=["Think of the answer."], solution="answer = 42")
 >>> q.check(____).status, q.check(41).status, q.check(42).status
 ('not attempted', 'incorrect', 'correct')
+>>> named = Problem("q2", "Set x to 1.", check=lambda a: None if a == 1 else "no", var="x")
+>>> x = 1
+>>> named.check().status
+'correct'
 """
 from __future__ import annotations
 
 import html
+import inspect
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -63,13 +69,18 @@ class Problem:
     check_answer: Callable[[Any], str | None] = field(repr=False)
     hints: list[str] = field(default_factory=list)
     solution_code: str = ""
+    var: str | None = None
 
     def __init__(self, name: str, prompt: str, check: Callable[[Any], str | None],
-                 hints: list[str] | None = None, solution: str = ""):
+                 hints: list[str] | None = None, solution: str = "", var: str | None = None):
         self.name, self.prompt, self.check_answer = name, prompt, check
-        self.hints, self.solution_code = list(hints or []), solution
+        self.hints, self.solution_code, self.var = list(hints or []), solution, var
 
     def check(self, answer: Any = ____) -> Outcome:
+        """Check ``answer``, or (when called with no argument) the notebook variable named by ``var``."""
+        if isinstance(answer, _Blank) and self.var:
+            caller = inspect.currentframe().f_back
+            answer = caller.f_globals.get(self.var, caller.f_locals.get(self.var, ____))
         if isinstance(answer, _Blank):
             outcome = Outcome("not attempted", "Replace ____ with your answer, then run the cell again.", self.name)
         else:

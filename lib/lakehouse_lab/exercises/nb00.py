@@ -51,7 +51,7 @@ def _version_zero_count(answer) -> str | None:
 
 q1 = Problem(
     "q1", "Build a DataFrame of the bronze orders whose order_date lies in the future.",
-    check=_future_orders,
+    check=_future_orders, var="future",
     hints=["Start from spark.table(lab.table('bronze.raw_orders')).",
            "order_date is a string: CAST(order_date AS DATE) > current_date() in a .where()."],
     solution="future = spark.table(lab.table('bronze.raw_orders')).where('CAST(order_date AS DATE) > current_date()')",
@@ -59,7 +59,7 @@ q1 = Problem(
 
 q2 = Problem(
     "q2", f"How many rows did {TOUR_TABLE} have in its very first version? Use Delta time travel.",
-    check=_version_zero_count,
+    check=_version_zero_count, var="first_count",
     hints=["DESCRIBE HISTORY shows the versions; version 0 is the CREATE.",
            "spark.sql(f'SELECT count(*) AS n FROM {table} VERSION AS OF 0').first().n"],
     solution=(f"table = lab.table('{TOUR_TABLE}')\n"
