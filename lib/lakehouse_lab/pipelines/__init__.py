@@ -12,15 +12,20 @@ from .model import Dataset, Flow, PipelineDefinitionError
 from .runner import PipelineUpdate, PipelineUpdateFailed, run_pipeline
 
 
-def event_log(pipeline_name: str, env: str | None = None):
-    """The pipeline's event log (Databricks ``event_log()`` shape) as a DataFrame, newest first."""
+def event_log(pipeline_name: str, env: str | None = None, schema: str | None = None):
+    """The pipeline's event log (Databricks ``event_log()`` shape) as a DataFrame, newest first.
+
+    It lives in the schema the pipeline publishes to: the environment's (default), ``schema``, or the one
+    of the pipeline's latest update in ``system.lakeflow.pipeline_updates``."""
     import lakehouse_lab as lab
 
-    from .event_log import read_event_log
+    from .event_log import latest_schema, read_event_log
 
-    spark = lab.start() if env is None else lab.start(env)
+    spark = lab.start()
     cfg = lab.load_config(env) if env else lab.current_config()
-    return read_event_log(spark, pipeline_name, cfg.database.catalog, cfg.database.schema_name)
+    catalog = cfg.database.catalog
+    schema = schema or latest_schema(spark, pipeline_name, catalog) or cfg.database.schema_name
+    return read_event_log(spark, pipeline_name, catalog, schema)
 
 
 def graph(source, name: str | None = None):

@@ -125,3 +125,15 @@ def read_event_log(spark, pipeline_name: str, catalog: str, schema: str):
         raise LookupError(f"pipeline {pipeline_name!r} has no event log in {catalog}.{schema} yet "
                           f"(expected table {table}); run the pipeline first")
     return spark.read.table(table).orderBy("timestamp", "sequence", ascending=False)
+
+
+def latest_schema(spark, pipeline_name: str, catalog: str) -> str | None:
+    """The schema the pipeline's latest update in ``catalog`` published to (None if it never ran)."""
+    if not spark.catalog.tableExists(PIPELINE_UPDATES):
+        return None
+    from pyspark.sql import functions as F
+
+    rows = (spark.read.table(PIPELINE_UPDATES)
+            .where((F.col("pipeline_name") == pipeline_name) & (F.col("catalog") == catalog))
+            .orderBy(F.col("start_time").desc()).select("schema").limit(1).collect())
+    return rows[0][0] if rows else None

@@ -84,7 +84,11 @@ class UpdateContext:
 
 
 def build_dataframe(ctx: UpdateContext, flow: Flow):
-    """The flow's DataFrame: SQL with ``LIVE.x`` and ``${conf}`` substituted, or the Python function's result."""
+    """The flow's DataFrame: SQL with ``LIVE.x`` and ``${conf}`` substituted, or the Python function's result.
+
+    Unqualified names resolve in the pipeline's target schema (set again here: writes into the lab catalogs
+    can move the session's current schema)."""
+    ctx.spark.sql(f"USE `{ctx.catalog}`.`{ctx.schema}`")
     if flow.sql is not None:
         text = sql_parser.rewrite_live(flow.sql, ctx.resolve)
         for key, value in ctx.configuration.items():

@@ -177,11 +177,11 @@ def read_stream(name: str):
 
 
 def _read(name: str, streaming: bool):
-    import lakehouse_lab as lab
+    from pyspark.sql import SparkSession
 
     resolver = _resolver.get()
     if name.upper().startswith("LIVE."):
         name = name[5:]
     target = resolver(name) if resolver else name
-    spark = lab.start()
+    spark = SparkSession.active()  # not lab.start(): that would reset the update's current schema
     return spark.readStream.table(target) if streaming else spark.read.table(target)
