@@ -1,0 +1,230 @@
+"""An update of a pipeline: validate, run every dataset in dependency order, record the event log.
+
+>>> import lakehouse_lab as lab
+>>> from lakehouse_lab.pipelines import run_pipeline
+>>> update = run_pipeline("notebooks/pipelines/orders")          # doctest: +SKIP
+>>> update.state, update.datasets["silver_orders"].rows_dropped  # doctest: +SKIP
+('COMPLETED', 12)
+"""
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+import uuid
+from dataclasses import dataclass, field
+
+from .. import paths, run_context
+from ..expectations import ExpectationFailed
+from .event_log import EventBuffer
+from .flows import DatasetResult, UpdateContext, run_dataset
+from .graph import Pipeline
+from .model import PipelineDefinitionError
+
+_NAMESPACE = uuid.UUID("5b0c7f52-5d1e-4a39-9a7e-0d1c1ab5e2a4")
+
+
+class PipelineUpdateFailed(RuntimeError):
+    """Raised by ``run_pipeline(..., raise_on_failure=True)`` when the update ends FAILED."""
+
+
+@dataclass
+class PipelineUpdate:
+    """The outcome of one update: state, error, and per-dataset rows written / dropped / expectations."""
+
+    pipeline_id: str
+    pipeline_name: str
+    update_id: str
+    state: str
+    error: str | None
+    datasets: dict[str, DatasetResult]
+    full_refresh: bool | list
+    environment: str
+    start_time: dt.datetime
+    end_time: dt.datetime
+    pipeline: Pipeline = field(repr=False)
+    edges: list = field(default_factory=list, repr=False)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_time - self.start_time).total_seconds()
+
+    def summary(self) -> list[dict]:
+        """One row per dataset: name, kind, status, rows written, dropped, failed expectations."""
+        return [{"dataset": r.name, "kind": r.kind, "status": r.status, "rows_written": r.rows_written,
+                 "rows_dropped": r.rows_dropped,
+                 "failed_expectations": {e["name"]: e["failed_records"] for e in r.expectations if e["failed_records"]},
+                 "seconds": round(r.duration_s, 2)} for r in self.datasets.values()]
+
+    def to_dict(self) -> dict:
+        return {"pipeline_id": self.pipeline_id, "pipeline_name": self.pipeline_name, "update_id": self.update_id,
+                "state": self.state, "error": self.error, "environment": self.environment,
+                "full_refresh": self.full_refresh, "start_time": self.start_time.isoformat(),
+                "end_time": self.end_time.isoformat(), "datasets": self.summary()}
+
+    def graph(self):
+        """The dataflow graph coloured by layer and this update's status (a ``graphviz.Digraph``)."""
+        from .display import pipeline_graph
+
+        return pipeline_graph(self.pipeline, self.edges, self.datasets)
+
+    def _repr_html_(self) -> str:
+        from .display import update_html
+
+        return update_html(self)
+
+
+def pipeline_id_for(name: str, catalog: str, schema: str) -> str:
+    """A stable id for a pipeline publishing into ``catalog.schema``."""
+    return str(uuid.uuid5(_NAMESPACE, f"{catalog}.{schema}.{name}"))
+
+
+def _selection(pipeline: Pipeline, full_refresh) -> set[str]:
+    if full_refresh is True:
+        return set(pipeline.datasets)
+    if not full_refresh:
+        return set()
+    names = [full_refresh] if isinstance(full_refresh, str) else list(full_refresh)
+    unknown = [n for n in names if n not in pipeline.datasets]
+    if unknown:
+        raise PipelineDefinitionError(f"full_refresh names {unknown} not in pipeline {pipeline.name!r} "
+                                      f"(datasets: {', '.join(sorted(pipeline.datasets))})")
+    return set(names)
+
+
+def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = False, name: str | None = None,
+                 configuration: dict | None = None, raise_on_failure: bool = False,
+                 schema: str | None = None) -> PipelineUpdate:
+    """Run one update of the pipeline in ``source`` (folder, file, list of files or :class:`Pipeline`).
+
+    Definition errors (syntax, unknown ``LIVE.x``, cycles) raise :class:`PipelineDefinitionError` before
+    anything is written. A failing dataset (e.g. ``ON VIOLATION FAIL UPDATE``) ends the update ``FAILED``;
+    datasets downstream of it are skipped. ``schema`` publishes into another schema of the environment's
+    catalog (default: the environment's schema, e.g. ``dev_catalog.analytics``).
+    """
+    import lakehouse_lab as lab
+
+    previous_env = lab.current_env()
+    spark = lab.start(env)
+    try:
+        return _run(spark, source, env or previous_env, full_refresh, name, configuration, raise_on_failure,
+                    schema)
+    finally:
+        lab.start(previous_env)  # also restores the current schema
+
+
+def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure, schema) -> PipelineUpdate:
+    import lakehouse_lab as lab
+
+    cfg = lab.current_config()
+    catalog, schema = cfg.database.catalog, schema or cfg.database.schema_name
+    spark.sql(f"USE `{catalog}`.`{schema}`")
+    pipeline = source if isinstance(source, Pipeline) else Pipeline.load(source, name=name)
+    if name:
+        pipeline.name = name
+    pipeline.configuration.update(configuration or {})
+    pipeline.analyse(spark, catalog, schema)
+    order = pipeline.order(catalog, schema)
+    edges = pipeline.edges(catalog, schema)
+    refresh = _selection(pipeline, full_refresh)
+    pid, uid = pipeline_id_for(pipeline.name, catalog, schema), str(uuid.uuid4())
+    ctx = UpdateContext(spark, pipeline, catalog, schema, uid,
+                        paths.under(paths.lab_root(), "pipelines", f"{catalog}.{schema}", pipeline.name, "checkpoints"),
+                        pipeline.configuration)
+    events = EventBuffer(pid, pipeline.name, uid, catalog, schema, env)
+    start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    results = {n: DatasetResult(n, pipeline.datasets[n].kind or "table", None) for n in order}
+    error = None
+    with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration):
+        _start_events(events, pipeline, order, edges, refresh, env)
+        for dataset_name in order:
+            if error is not None:
+                results[dataset_name].status = "SKIPPED"
+                continue
+            result, error = _run_one(ctx, events, pipeline.datasets[dataset_name], dataset_name in refresh)
+            results[dataset_name] = result
+        _drop_views(spark, pipeline)
+    state = "FAILED" if error else "COMPLETED"
+    events.add("update_progress", f"Update {uid[:6]} is {state}.", {"state": state},
+               level="ERROR" if error else "INFO", error=error)
+    end = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    events.flush(spark, {"pipeline_id": pid, "pipeline_name": pipeline.name, "update_id": uid, "state": state,
+                         "start_time": start, "end_time": end, "full_refresh": bool(refresh),
+                         "full_refresh_selection": ",".join(sorted(refresh)) or None, "environment": env,
+                         "catalog": catalog, "schema": schema, "error_message": error,
+                         "created_by": run_context.current().created_by})
+    update = PipelineUpdate(pid, pipeline.name, uid, state, error, results,
+                            full_refresh if isinstance(full_refresh, bool) else sorted(refresh), env, start, end,
+                            pipeline, edges)
+    if error and raise_on_failure:
+        raise PipelineUpdateFailed(f"pipeline {pipeline.name!r} update {uid} FAILED: {error}")
+    return update
+
+
+def _start_events(events: EventBuffer, pipeline: Pipeline, order, edges, refresh, env) -> None:
+    events.add("create_update", f"Update {events.update_id[:6]} started by API call.",
+               {"cause": "API_CALL", "full_refresh": bool(refresh), "full_refresh_selection": sorted(refresh),
+                "environment": env, "sources": pipeline.sources})
+    for state in ("QUEUED", "INITIALIZING", "SETTING_UP_TABLES"):
+        events.add("update_progress", f"Update {events.update_id[:6]} is {state}.", {"state": state})
+    for name in order:
+        ds = pipeline.datasets[name]
+        for flow in ds.flows:
+            inputs = sorted({src for src, dst, _ in edges if dst == name})
+            events.add("flow_definition", f"Flow '{flow.name}' is defined as {flow.language}.",
+                       {"output_dataset": ds.name, "input_datasets": inputs, "flow_type": ds.kind or "table",
+                        "language": flow.language, "expectations": [e.__dict__ for e in ds.expectations],
+                        "source": f"{flow.file}:{flow.line}"}, flow=flow.name)
+    events.add("update_progress", f"Update {events.update_id[:6]} is RUNNING.", {"state": "RUNNING"})
+
+
+def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tuple[DatasetResult, str | None]:
+    for status in ("QUEUED", "STARTING", "RUNNING"):
+        events.add("flow_progress", f"Flow '{ds.name}' is {status}.", {"status": status}, flow=ds.name)
+    try:
+        result = run_dataset(ctx, ds, refresh)
+    except ExpectationFailed as exc:
+        return _failed(events, ds, str(exc), exc.expectation.name)
+    except PipelineDefinitionError as exc:
+        return _failed(events, ds, str(exc), None)
+    except Exception as exc:  # noqa: BLE001 - any Spark error fails this flow and the update
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return _failed(events, ds, f"dataset {ds.name!r} ({ds.where}) failed: {text[:4000]}", None)
+    details = {"status": "COMPLETED", "metrics": {"num_output_rows": result.rows_written,
+                                                  "num_input_rows": result.num_input_rows}}
+    if ds.expectations:
+        details["data_quality"] = result.data_quality()
+    events.add("flow_progress", f"Flow '{ds.name}' has COMPLETED.", details, flow=ds.name,
+               level="METRICS" if ds.expectations else "INFO")
+    return result, None
+
+
+def _failed(events: EventBuffer, ds, message: str, expectation: str | None):
+    events.add("flow_progress", f"Flow '{ds.name}' has FAILED.",
+               {"status": "FAILED", "failed_expectation": expectation}, level="ERROR", flow=ds.name, error=message)
+    result = DatasetResult(ds.name, ds.kind or "table", None, status="FAILED", error=message)
+    return result, message
+
+
+class _conf:
+    """Set the pipeline's configuration as Spark conf for the update, then restore."""
+
+    def __init__(self, spark, values: dict):
+        self.spark, self.values, self.saved = spark, values, {}
+
+    def __enter__(self):
+        for key, value in self.values.items():
+            self.saved[key] = self.spark.conf.get(key, None)
+            self.spark.conf.set(key, str(value))
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                self.spark.conf.unset(key)
+            else:
+                self.spark.conf.set(key, value)
+
+
+def _drop_views(spark, pipeline: Pipeline) -> None:
+    for ds in pipeline.datasets.values():
+        if ds.kind == "view":
+            spark.catalog.dropTempView(ds.name)

@@ -1,0 +1,163 @@
+"""Pipeline updates on the real engines: the seed's SQL unchanged, incremental streaming tables, full refresh,
+expectations (warn/drop/fail with Delta versions compared), event log and system tables, Python pipelines,
+and definition errors rejected before any write."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lakehouse_lab.pipelines import Pipeline, PipelineDefinitionError, event_log, run_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "notebooks" / "pipelines" / "orders"
+RAW = "dev_catalog.bronze.raw_orders"
+RAW_SCHEMA = ("order_id STRING, customer_id STRING, product_id STRING, quantity INT, amount DOUBLE, "
+              "order_date STRING, status STRING, _rescued_data STRING, _source_file STRING, _ingested_at TIMESTAMP")
+
+
+def raw_orders(spark, start, n, *, null_ids=0, future=0, negative=0, batch="batch_1"):
+    """``n`` good orders plus the requested defects, in the source data contract's columns."""
+    at = dt.datetime(2024, 2, 1)
+
+    def row(oid, amount, day):
+        return (oid, f"c{len(rows) % 7}", "p1", 1, amount, day, "completed", None, f"{batch}.json", at)
+    rows = []
+    for i in range(start, start + n):
+        rows.append(row(f"o{i}", 10.0 + i % 50, f"2024-01-{1 + i % 28:02d}"))
+    rows += [row(None, 5.0, "2024-01-02") for _ in range(null_ids)]
+    rows += [row(f"future{start}_{k}", 5.0, "2999-01-01") for k in range(future)]
+    rows += [row(f"neg{start}_{k}", -1.0, "2024-01-02") for k in range(negative)]
+    return spark.createDataFrame(rows, RAW_SCHEMA)
+
+
+def version(spark, table):
+    return spark.sql(f"DESCRIBE HISTORY {table}").agg({"version": "max"}).collect()[0][0]
+
+
+@pytest.fixture()
+def seed_source(spark):
+    spark.sql(f"DROP TABLE IF EXISTS {RAW}")
+    raw_orders(spark, 0, 40, null_ids=3, future=2).write.saveAsTable(RAW)
+    yield RAW
+
+
+def test_seed_sql_runs_unchanged_incrementally_and_fails_without_partial_writes(spark, scratch_schema, seed_source):
+    schema = scratch_schema.split(".")[1]
+    first = run_pipeline(SEED, schema=schema)
+    assert first.state == "COMPLETED", first.error
+    bronze, silver, gold = (first.datasets[n] for n in ("bronze_orders", "silver_orders", "gold_customer_metrics"))
+    assert bronze.rows_written == 45
+    assert (silver.rows_written, silver.rows_dropped) == (40, 2)  # null ids filtered by WHERE, 2 future dates
+    assert {e["name"]: e["failed_records"] for e in silver.expectations} == \
+        {"valid_order_id": 0, "positive_amount": 0, "valid_date": 2}
+    assert spark.table(f"{scratch_schema}.gold_customer_metrics").count() == gold.rows_written == 7
+
+    raw_orders(spark, 100, 5, batch="batch_2").write.mode("append").saveAsTable(RAW)
+    second = run_pipeline(SEED, schema=schema)
+    assert second.datasets["bronze_orders"].rows_written == 5  # only the new batch
+    assert spark.table(f"{scratch_schema}.bronze_orders").count() == 50
+    assert second.datasets["silver_orders"].rows_written == 45  # materialized view recomputed
+
+    raw_orders(spark, 200, 1, negative=2, batch="batch_3").write.mode("append").saveAsTable(RAW)
+    silver_version = version(spark, f"{scratch_schema}.silver_orders")
+    failed = run_pipeline(SEED, schema=schema)
+    assert failed.state == "FAILED"
+    assert "positive_amount" in failed.error and "neg200_0" in failed.error
+    assert version(spark, f"{scratch_schema}.silver_orders") == silver_version
+    assert spark.table(f"{scratch_schema}.silver_orders").where("amount <= 0").count() == 0
+    assert failed.datasets["gold_customer_metrics"].status == "SKIPPED"
+
+    log = event_log("orders_pipeline", schema=schema)
+    types = {r.event_type for r in log.select("event_type").distinct().collect()}
+    assert {"create_update", "flow_definition", "update_progress", "flow_progress"} <= types
+    quality = [json.loads(r.details)["flow_progress"] for r in log.where(
+        "event_type = 'flow_progress' AND origin.update_id = '%s' AND origin.flow_name = 'silver_orders' "
+        "AND level = 'METRICS'" % first.update_id).collect()]
+    assert quality[0]["metrics"]["num_output_rows"] == 40
+    assert quality[0]["data_quality"]["dropped_records"] == 2
+    states = [r.state for r in spark.table("system.lakeflow.pipeline_updates")
+              .where(f"schema = '{schema}'").orderBy("start_time").collect()]
+    assert states == ["COMPLETED", "COMPLETED", "FAILED"]
+    errors = spark.table("system.lakeflow.pipeline_events").where(
+        f"update_id = '{failed.update_id}' AND level = 'ERROR'").count()
+    assert errors == 2  # the failed flow and the failed update
+
+    refreshed = run_pipeline(SEED, schema=schema, full_refresh=["bronze_orders"])
+    assert refreshed.state == "FAILED"  # the bad batch is still in the source
+    assert refreshed.datasets["bronze_orders"].rows_written == 53  # re-read from the start
+
+
+PY_PIPELINE = '''
+import dlt
+from pyspark.sql import functions as F
+
+@dlt.table
+def orders_st():
+    return spark.readStream.table("{src}")
+
+@dlt.view
+def with_ids():
+    return dlt.read("orders_st").where("order_id IS NOT NULL")
+
+@dlt.table(table_properties={{"pipelines.quarantine": "true"}})
+@dlt.expect("cheap", "amount < 30")
+@dlt.expect_or_drop("positive_amount", "amount > 0")
+def clean_orders():
+    return dlt.read("with_ids")
+
+@dlt.table
+def revenue():
+    return spark.read.table("clean_orders").groupBy("customer_id").agg(F.sum("amount").alias("revenue"))
+'''
+
+
+def test_python_pipeline_with_dlt_names_views_and_quarantine(spark, scratch_schema, tmp_path):
+    schema = scratch_schema.split(".")[1]
+    raw_orders(spark, 0, 30, null_ids=2, negative=3).write.saveAsTable(f"{scratch_schema}.raw")
+    (tmp_path / "orders.py").write_text(PY_PIPELINE.format(src=f"{scratch_schema}.raw"))
+    update = run_pipeline(tmp_path, schema=schema, name="py_orders")
+    assert update.state == "COMPLETED", update.error
+    kinds = {n: r.kind for n, r in update.datasets.items()}
+    assert kinds == {"orders_st": "streaming_table", "with_ids": "view", "clean_orders": "materialized_view",
+                     "revenue": "materialized_view"}
+    clean = update.datasets["clean_orders"]
+    assert (clean.num_input_rows, clean.rows_written, clean.rows_dropped) == (33, 30, 3)
+    cheap = next(e for e in clean.expectations if e["name"] == "cheap")
+    assert cheap["failed_records"] == spark.table(f"{scratch_schema}.clean_orders").where("amount >= 30").count() > 0
+    quarantine = spark.table(f"{scratch_schema}.clean_orders_quarantine")
+    assert quarantine.count() == 3
+    assert {tuple(r._failed_expectations) for r in quarantine.collect()} == {("positive_amount",)}
+    assert not spark.catalog.tableExists(f"{scratch_schema}.with_ids")  # views are not stored
+    assert "<svg" in update._repr_html_() and "clean_orders" in update._repr_html_()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("CREATE OR REFRESH LIVE TABLE a AS SELECT * FROM LIVE.nope", r"<sql>:1: dataset 'a' reads LIVE.nope"),
+    ("CREATE OR REFRESH LIVE TABLE a AS SELECT * FROM LIVE.b;\nCREATE OR REFRESH LIVE TABLE b AS SELECT * FROM LIVE.a",
+     r"has a cycle: (a -> b -> a|b -> a -> b)"),
+    ("CREATE OR REFRESH LIVE TABLE ok AS SELECT 1 AS x;\nCREATE OR REFRESH LIVE TABLE a AS\nSELECT x FROM LIVE.ok\nWHERE x >",
+     r"<sql>:4: syntax error in the query of 'a'.*\n    WHERE x >"),
+])
+def test_definition_errors_are_rejected_before_any_write(spark, scratch_schema, text, message):
+    schema = scratch_schema.split(".")[1]
+    with pytest.raises(PipelineDefinitionError, match=message):
+        run_pipeline(Pipeline.from_sql("bad", text), schema=schema)
+    assert spark.sql(f"SHOW TABLES IN {scratch_schema}").count() == 0
+
+
+def test_cli_runs_the_seed_pipeline_and_draws_its_graph(spark, seed_source, tmp_path, capsys):
+    from lakehouse_lab import cli
+
+    assert cli.main(["pipeline", "graph", str(SEED), "--out", str(tmp_path / "g.svg")]) == 0
+    assert "silver_orders" in (tmp_path / "g.svg").read_text()
+    assert cli.main(["pipeline", "run", str(SEED), "--env", "dev", "--full-refresh", "--json"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(printed[printed.index("{"):])
+    assert report["state"] == "COMPLETED" and report["full_refresh"] is True
+    assert spark.table("dev_catalog.analytics.silver_orders").count() == 40
+    raw_orders(spark, 300, 1, negative=1, batch="bad").write.mode("append").saveAsTable(RAW)
+    assert cli.main(["pipeline", "run", str(SEED)]) == 1
