@@ -24,7 +24,7 @@ system-packages:
 	@bash scripts/install-system-packages.sh
 
 .cache/jars/manifest.json: lib/lakehouse_lab/jars.py | $(STAMP)
-	$(PY) -m lakehouse_lab.jars
+	$(PY) -c 'from lakehouse_lab import jars; jars.ensure()'
 
 run: setup
 	$(LAB) run

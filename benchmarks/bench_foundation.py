@@ -85,7 +85,7 @@ def medallion(spark, figures: dict) -> None:
     def duck():
         con = duckdb.connect()
         paths = [f.removeprefix("file:") for f in files]
-        con.execute("CREATE VIEW bronze AS SELECT * FROM read_parquet($files)", {"files": paths})
+        con.read_parquet(paths).create_view("bronze")
         con.execute("CREATE TABLE silver AS " + job.STATEMENTS[0][1].format(bronze="bronze"))
         for name, query in job.STATEMENTS[1:]:
             con.execute(f"CREATE TABLE {name} AS " + query.format(silver_orders="silver"))

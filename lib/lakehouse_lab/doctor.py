@@ -64,7 +64,7 @@ def _jars() -> Check:
     try:
         found = jars.cached()
     except jars.JarsMissing as exc:
-        return Check("Delta and Derby jars", False, str(exc), "make setup   (or: python -m lakehouse_lab.jars)")
+        return Check("Delta and Derby jars", False, str(exc), "make setup")
     delta = next((j.name for j in found if "delta-spark" in j.name), "?")
     return Check("Delta and Derby jars", True, f"{len(found)} jars cached ({delta}; resolved with {jars.route()})")
 

@@ -23,10 +23,8 @@ DERBY = [f"org.apache.derby:derbynet:{DERBY_VERSION}", f"org.apache.derby:derbyc
 COORDINATES = [DELTA, *DERBY]
 MANIFEST = "manifest.json"
 
-
 class JarsMissing(RuntimeError):
     """The jar cache is empty or stale; ``make setup`` (or ``lakehouse-lab doctor``) fixes it."""
-
 
 def cached(cache: Path | None = None) -> list[Path]:
     """The cached jars when the cache holds exactly :data:`COORDINATES`, else raise :class:`JarsMissing`."""
@@ -34,11 +32,10 @@ def cached(cache: Path | None = None) -> list[Path]:
     manifest = cache / MANIFEST
     if not manifest.exists() or json.loads(manifest.read_text()).get("coordinates") != COORDINATES:
         raise JarsMissing(
-            f"The Delta/Derby jars are not in {cache}. Run `make setup` "
-            "(or `python -m lakehouse_lab.jars`) once with access to Maven Central."
+            f"The Delta/Derby jars are not in {cache}. Run `make setup` once "
+            "with access to Maven Central."
         )
     return sorted(cache.glob("*.jar"))
-
 
 def ensure(cache: Path | None = None, verbose: bool = True) -> list[Path]:
     """Return the cached jars, resolving them first if needed (Ivy, then Maven as fallback)."""
@@ -67,12 +64,10 @@ def ensure(cache: Path | None = None, verbose: bool = True) -> list[Path]:
         print(f"Resolved {len(list(cache.glob('*.jar')))} jars with {route} into {cache}")
     return cached(cache)
 
-
 def route(cache: Path | None = None) -> str | None:
     """Which resolver filled the cache (``"ivy"`` or ``"maven"``), or None when it is empty."""
     manifest = (cache or paths.jar_cache()) / MANIFEST
     return json.loads(manifest.read_text()).get("route") if manifest.exists() else None
-
 
 def _resolve_with_ivy(workdir: Path, staging: Path) -> None:
     """Let Spark's own Ivy resolution (``spark.jars.packages``) fetch the jars, in a throwaway process."""
@@ -99,7 +94,6 @@ def _resolve_with_ivy(workdir: Path, staging: Path) -> None:
     for jar in found:
         shutil.copy2(jar, staging / jar.name)
 
-
 def _resolve_with_maven(staging: Path) -> None:
     """Same coordinates through Maven: a throwaway pom, then ``dependency:copy-dependencies``."""
     deps = "".join(
@@ -119,6 +113,3 @@ def _resolve_with_maven(staging: Path) -> None:
         check=True,
     )
 
-
-if __name__ == "__main__":
-    ensure()
