@@ -23,8 +23,10 @@ DERBY = [f"org.apache.derby:derbynet:{DERBY_VERSION}", f"org.apache.derby:derbyc
 COORDINATES = [DELTA, *DERBY]
 MANIFEST = "manifest.json"
 
+
 class JarsMissing(RuntimeError):
     """The jar cache is empty or stale; ``make setup`` (or ``lakehouse-lab doctor``) fixes it."""
+
 
 def cached(cache: Path | None = None) -> list[Path]:
     """The cached jars when the cache holds exactly :data:`COORDINATES`, else raise :class:`JarsMissing`."""
@@ -36,6 +38,7 @@ def cached(cache: Path | None = None) -> list[Path]:
             "with access to Maven Central."
         )
     return sorted(cache.glob("*.jar"))
+
 
 def ensure(cache: Path | None = None, verbose: bool = True) -> list[Path]:
     """Return the cached jars, resolving them first if needed (Ivy, then Maven as fallback)."""
@@ -64,10 +67,12 @@ def ensure(cache: Path | None = None, verbose: bool = True) -> list[Path]:
         print(f"Resolved {len(list(cache.glob('*.jar')))} jars with {route} into {cache}")
     return cached(cache)
 
+
 def route(cache: Path | None = None) -> str | None:
     """Which resolver filled the cache (``"ivy"`` or ``"maven"``), or None when it is empty."""
     manifest = (cache or paths.jar_cache()) / MANIFEST
     return json.loads(manifest.read_text()).get("route") if manifest.exists() else None
+
 
 def _resolve_with_ivy(workdir: Path, staging: Path) -> None:
     """Let Spark's own Ivy resolution (``spark.jars.packages``) fetch the jars, in a throwaway process."""
@@ -93,6 +98,7 @@ def _resolve_with_ivy(workdir: Path, staging: Path) -> None:
     staging.mkdir(parents=True, exist_ok=True)
     for jar in found:
         shutil.copy2(jar, staging / jar.name)
+
 
 def _resolve_with_maven(staging: Path) -> None:
     """Same coordinates through Maven: a throwaway pom, then ``dependency:copy-dependencies``."""
