@@ -131,3 +131,8 @@ def test_dp_and_dlt_expose_the_pyspark_pipelines_names():
     for name in ("table", "view", "read", "read_stream", "expect", "expect_or_drop", "expect_or_fail",
                  "expect_all", "expect_all_or_drop", "expect_all_or_fail"):
         assert callable(getattr(dlt, name))
+
+
+def test_dataset_names_must_be_plain_identifiers():
+    with pytest.raises(PipelineDefinitionError, match=r"<sql>:1: dataset name 'other.t' must be a plain identifier"):
+        Pipeline.from_sql("p", "CREATE OR REFRESH LIVE TABLE other.t AS SELECT 1")

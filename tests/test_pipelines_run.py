@@ -40,9 +40,16 @@ def version(spark, table):
 
 @pytest.fixture()
 def seed_source(spark):
-    spark.sql(f"DROP TABLE IF EXISTS {RAW}")
-    raw_orders(spark, 0, 40, null_ids=3, future=2).write.saveAsTable(RAW)
+    """The course's ``bronze.raw_orders`` with known rows for one test, then restored (Delta RESTORE) or dropped,
+    so the notebooks' generated data is left as it was."""
+    existed = spark.catalog.tableExists(RAW)
+    before = version(spark, RAW) if existed else None
+    raw_orders(spark, 0, 40, null_ids=3, future=2).write.mode("overwrite" if existed else "error").saveAsTable(RAW)
     yield RAW
+    if existed:
+        spark.sql(f"RESTORE TABLE {RAW} TO VERSION AS OF {before}")
+    else:
+        spark.sql(f"DROP TABLE IF EXISTS {RAW}")
 
 
 def test_seed_sql_runs_unchanged_incrementally_and_fails_without_partial_writes(spark, scratch_schema, seed_source):

@@ -18,6 +18,10 @@ from .. import expectations as ex
 from . import python_api, sql_parser
 from .model import Dataset, Flow, PipelineDefinitionError
 
+# Called as hook(streaming_df, target_table, flow_name) just before a flow's stream starts: the moment its
+# analysed plan still names the source tables (e.g. for lineage capture).
+on_stream_start: list = []
+
 
 @dataclass
 class DatasetResult:
@@ -242,6 +246,8 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
 
     if not ctx.spark.catalog.tableExists(target):
         _writer_v2(ctx.spark.createDataFrame([], df.schema), ctx, ds, ds.name).create()
+    for hook in on_stream_start:
+        hook(df, target, flow.name)
     query = (df.writeStream.foreachBatch(write_batch).queryName(f"{ctx.pipeline.name}:{flow.name}")
              .option("checkpointLocation", str(ctx.checkpoint(flow))).trigger(availableNow=True).start())
     try:

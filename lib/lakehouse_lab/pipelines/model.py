@@ -6,10 +6,12 @@ True
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 KINDS = ("streaming_table", "materialized_view", "view")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 QUARANTINE_PROPERTY = "pipelines.quarantine"
 
 
@@ -54,6 +56,10 @@ class Dataset:
     flows: list[Flow] = field(default_factory=list)
 
     def __post_init__(self):
+        if not IDENTIFIER.fullmatch(self.name or ""):
+            raise PipelineDefinitionError(f"{self.file}:{self.line}: dataset name {self.name!r} must be a plain "
+                                          "identifier (letters, digits, _): the pipeline's catalog and schema "
+                                          "come from the environment")
         if self.kind is not None and self.kind not in KINDS:
             raise PipelineDefinitionError(f"{self.file}:{self.line}: dataset {self.name!r} has unknown kind "
                                           f"{self.kind!r} (expected one of {KINDS})")

@@ -18,7 +18,7 @@ from ..expectations import ExpectationFailed
 from .event_log import EventBuffer
 from .flows import DatasetResult, UpdateContext, run_dataset
 from .graph import Pipeline
-from .model import PipelineDefinitionError
+from .model import IDENTIFIER, PipelineDefinitionError
 
 _NAMESPACE = uuid.UUID("5b0c7f52-5d1e-4a39-9a7e-0d1c1ab5e2a4")
 
@@ -117,6 +117,8 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
 
     cfg = lab.current_config()
     catalog, schema = cfg.database.catalog, schema or cfg.database.schema_name
+    if not IDENTIFIER.fullmatch(schema):
+        raise PipelineDefinitionError(f"schema {schema!r} is not a plain identifier (letters, digits, _)")
     spark.sql(f"USE `{catalog}`.`{schema}`")
     pipeline = source if isinstance(source, Pipeline) else Pipeline.load(source, name=name)
     if name:
