@@ -61,20 +61,22 @@ def silver_orders() -> int:
 
 def gold_customer_metrics() -> int:
     """Orders and revenue per customer (completed orders of known customers)."""
+    from pyspark.sql import functions as F
+
     spark = _spark()
-    df = spark.sql(
-        "SELECT c.customer_id, c.country, count(*) AS orders, round(sum(o.amount), 2) AS revenue "
-        "FROM IDENTIFIER(:orders) o JOIN IDENTIFIER(:customers) c USING (customer_id) "
-        "WHERE o.status = 'completed' GROUP BY c.customer_id, c.country",
-        args={"orders": _table("jobs_silver_orders"), "customers": _table("jobs_silver_customers")})
+    orders = spark.table(_table("jobs_silver_orders")).where("status = 'completed'")
+    customers = spark.table(_table("jobs_silver_customers"))
+    df = (orders.join(customers, "customer_id").groupBy("customer_id", "country")
+          .agg(F.count("*").alias("orders"), F.round(F.sum("amount"), 2).alias("revenue")))
     return _save(df, "jobs_gold_customer_metrics")
 
 
 def gold_revenue_analysis() -> int:
     """Revenue and orders per day (completed orders)."""
-    df = _spark().sql(
-        "SELECT order_date, count(*) AS orders, round(sum(amount), 2) AS revenue FROM IDENTIFIER(:orders) "
-        "WHERE status = 'completed' GROUP BY order_date", args={"orders": _table("jobs_silver_orders")})
+    from pyspark.sql import functions as F
+
+    df = (_spark().table(_table("jobs_silver_orders")).where("status = 'completed'").groupBy("order_date")
+          .agg(F.count("*").alias("orders"), F.round(F.sum("amount"), 2).alias("revenue")))
     return _save(df, "jobs_gold_revenue_analysis")
 
 

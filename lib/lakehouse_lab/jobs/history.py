@@ -6,8 +6,9 @@ Tables (Databricks column names first; lab columns after them):
 * ``system.lakeflow.job_run_timeline`` — a row when a run starts and one when it ends (``result_state``,
   ``termination_code`` on the last row only, as in Databricks).
 * ``system.lakeflow.job_task_run_timeline`` — one row per task attempt (``task_key``, ``attempt_number``).
-* ``system.lakeflow.job_runs`` — the course's run summary, one row per run, upserted as it progresses:
+* ``system.lakeflow.job_runs`` — the course's run summary, one row per finished run (a repair updates it):
   ``job_name, run_id, start_time, end_time, result_state, execution_duration`` (seconds), ``error_message`` …
+  A run in progress shows in ``job_run_timeline`` (a row without ``result_state``).
 
 Writes go through one background writer per process so the runner never waits on Delta commits; every event
 is first appended to a journal file (``<lab root>/jobs/journal/<run_id>.jsonl``). When a runner is killed,
@@ -171,8 +172,8 @@ def write_events(spark, events: list[dict]) -> None:
     upserts: dict[int, dict] = {}
     for event in events:
         row = _from_json(event["row"])
-        if event["kind"] == "task_start":
-            continue  # journal only: lets recovery close an attempt the runner never finished
+        if event["kind"] in ("task_start", "run_start"):
+            continue  # journal only: lets recovery close what the runner never finished
         if event["kind"] == "upsert":
             upserts[row["run_id"]] = {**upserts.get(row["run_id"], {}), **row}
         else:
@@ -257,11 +258,9 @@ def recover(spark) -> list[int]:
 def _closing_events(events: list[dict], header: dict) -> list[dict]:
     """Rows that end a run whose runner died: unfinished task attempts and the run, ``INTERNAL_ERROR``."""
     rows = [_from_json(e["row"]) for e in events]
-    ended = any(e["kind"] == "upsert" and e["row"].get("end_time") for e in events)
-    if ended or not rows:
-        return []
-    start = next((r for r in rows if "start_time" in r and r.get("start_time")), None)
-    if start is None:
+    ended = any(e["table"] == "job_runs" and e["kind"] != "run_start" for e in events)
+    start = next((r for e, r in zip(events, rows) if e["kind"] == "run_start"), None)
+    if ended or start is None:
         return []
     stop, message = now(), f"runner process {header['pid']} stopped before the run finished"
     out = []
@@ -275,19 +274,22 @@ def _closing_events(events: list[dict], header: dict) -> list[dict]:
         {"job_id": start["job_id"], "run_id": start["run_id"], "period_start_time": start["start_time"],
          "period_end_time": stop, "result_state": "ERROR", "termination_code": "INTERNAL_ERROR"})})
     duration = (stop - start["start_time"]).total_seconds()
-    out.append({"kind": "upsert", "table": "job_runs", "row": _jsonable(
-        {"run_id": start["run_id"], "end_time": stop, "result_state": "INTERNAL_ERROR",
-         "execution_duration": duration, "error_message": message})})
+    out.append({"kind": "upsert" if start.get("repair_count") else "append", "table": "job_runs", "row": _jsonable(
+        {**start, "end_time": stop, "result_state": "INTERNAL_ERROR", "execution_duration": duration,
+         "error_message": message})})
     return out
 
 
 def runs(spark, job: str | None = None, limit: int = 20):
     """Recent runs from ``system.lakeflow.job_runs`` (newest first), optionally of one job."""
+    from pyspark.sql import functions as F
+
     ensure_tables(spark)
-    query = (f"SELECT job_name, run_id, start_time, end_time, result_state, execution_duration, error_message, "
-             f"repair_count FROM {TABLES['job_runs']} WHERE (:job IS NULL OR job_name = :job) "
-             f"ORDER BY start_time DESC LIMIT {int(limit)}")
-    return spark.sql(query, args={"job": job})
+    df = spark.table(TABLES["job_runs"])
+    if job is not None:
+        df = df.where(F.col("job_name") == F.lit(job))
+    return (df.select("job_name", "run_id", "start_time", "end_time", "result_state", "execution_duration",
+                      "error_message", "repair_count").orderBy(F.col("start_time").desc()).limit(int(limit)))
 
 
 def api_state(result_state: str | None, termination_code: str | None) -> str:

@@ -235,14 +235,15 @@ def _load_run(run_id: int) -> JobRun:
 
     spark = lab.start()
     history.flush()
-    row = spark.sql(f"SELECT * FROM {history.TABLES['job_runs']} WHERE run_id = :id", args={"id": run_id}).first()
+    from pyspark.sql import functions as F
+
+    row = spark.table(history.TABLES["job_runs"]).where(F.col("run_id") == F.lit(run_id)).first()
     if row is None:
-        raise ValueError(f"no job run {run_id} in {history.TABLES['job_runs']}")
+        raise ValueError(f"no finished job run {run_id} in {history.TABLES['job_runs']}")
     job = load_job(json.loads(row.settings))
-    latest = spark.sql(
-        f"SELECT task_key, max_by(termination_code, period_end_time) code, max_by(result_state, period_end_time) s, "
-        f"count(*) n FROM {history.TABLES['job_task_run_timeline']} WHERE job_run_id = :id GROUP BY task_key",
-        args={"id": run_id}).collect()
+    latest = (spark.table(history.TABLES["job_task_run_timeline"]).where(F.col("job_run_id") == F.lit(run_id))
+              .groupBy("task_key").agg(F.max_by("termination_code", "period_end_time").alias("code"),
+                                       F.max_by("result_state", "period_end_time").alias("s")).collect())
     states = {r.task_key: history.api_state(r.s, r.code) for r in latest}
     run = JobRun(job, run_id, "dev", dict(row.job_parameters or {}),
                  {t.task_key: TaskRun(t.task_key, states.get(t.task_key, "PENDING")) for t in job.tasks},
@@ -275,11 +276,14 @@ class _Recorder:
             "job_id": job.job_id, "run_id": run.run_id, "period_start_time": run.start_time,
             "trigger_type": "ONE_TIME", "run_type": "SUBMIT_RUN" if run.parent_run_id is None else "WORKFLOW_RUN",
             "run_name": job.name, "compute_ids": [], "job_parameters": run.parameters})
-        self.writer.submit(run.run_id, "upsert", "job_runs", {
-            "job_id": job.job_id, "job_name": job.name, "run_id": run.run_id, "start_time": run.start_time,
-            "trigger": "ONE_TIME", "task_count": len(job.tasks), "attempts": 0, "repair_count": run.repair_count,
-            "parent_run_id": run.parent_run_id, "job_parameters": run.parameters, "settings": job.settings_json(),
-            "runner_host": socket.gethostname(), "runner_pid": os.getpid()})
+        self.writer.submit(run.run_id, "run_start", "job_runs", self._summary())
+
+    def _summary(self) -> dict:
+        run, job = self.run, self.run.job
+        return {"job_id": job.job_id, "job_name": job.name, "run_id": run.run_id, "start_time": run.start_time,
+                "trigger": "ONE_TIME", "task_count": len(job.tasks), "attempts": 0, "repair_count": run.repair_count,
+                "parent_run_id": run.parent_run_id, "job_parameters": run.parameters, "settings": job.settings_json(),
+                "runner_host": socket.gethostname(), "runner_pid": os.getpid()}
 
     def attempt_started(self, key: str, attempt: Attempt) -> None:
         self.writer.submit(self.run.run_id, "task_start", "job_task_run_timeline", self._task_row(key, attempt))
@@ -308,10 +312,11 @@ class _Recorder:
             "job_id": run.job_id, "run_id": run.run_id, "period_start_time": run.start_time,
             "period_end_time": run.end_time, "trigger_type": "ONE_TIME", "run_name": run.job.name,
             "compute_ids": [], "result_state": result, "termination_code": code, "job_parameters": run.parameters})
-        self.writer.submit(run.run_id, "upsert", "job_runs", {
-            "run_id": run.run_id, "end_time": run.end_time, "result_state": run.result_state,
+        # one summary row per run, appended when it ends (a repair updates it in place)
+        self.writer.submit(run.run_id, "upsert" if run.repair_count else "append", "job_runs", {
+            **self._summary(), "end_time": run.end_time, "result_state": run.result_state,
             "execution_duration": run.duration_seconds, "error_message": run.error_message or "",
-            "attempts": sum(t.attempt_count for t in run.tasks.values()), "repair_count": run.repair_count})
+            "attempts": sum(t.attempt_count for t in run.tasks.values())})
         self.writer.finished(run.run_id)
 
 

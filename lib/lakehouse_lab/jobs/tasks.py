@@ -109,14 +109,20 @@ def run_subprocess(argv: list[str], env: dict, deadline: float | None, cancel: t
             if cancel.is_set() or (left is not None and left <= 0):
                 kill_tree(proc.pid)
                 proc.wait()
-                return Outcome("CANCELED" if cancel.is_set() else "TIMEDOUT",
-                               "run cancelled" if cancel.is_set() else "timed out; the process was killed")
+                return _stopped(left, "the process was killed")
             time.sleep(0.05)
     if proc.returncode == 0:
         return Outcome("SUCCESS")
     tail = log.read_text(errors="replace").strip().splitlines()[-12:]
     signal = f" (killed by signal {-proc.returncode})" if proc.returncode < 0 else ""
     return Outcome("FAILED", f"exit code {proc.returncode}{signal}: " + "\n".join(tail))
+
+
+def _stopped(left: float | None, how: str) -> Outcome:
+    """TIMEDOUT when the deadline passed, else CANCELED (the run was cancelled, e.g. by the job timeout)."""
+    if left is not None and left <= 0.05:
+        return Outcome("TIMEDOUT", f"timed out; {how}")
+    return Outcome("CANCELED", f"run cancelled; {how}")
 
 
 def child_env(ctx: task_context.TaskContext, ctx_file: Path, env_name: str) -> dict:
@@ -206,8 +212,7 @@ def run_in_thread(body, ctx, spark, deadline, cancel) -> Outcome:
         left = _remaining(deadline)
         if cancel.is_set() or (left is not None and left <= 0):
             _stop_thread(thread, spark, group)
-            return Outcome("CANCELED" if cancel.is_set() else "TIMEDOUT",
-                           "run cancelled" if cancel.is_set() else "timed out; the task was stopped")
+            return _stopped(left, "the task was stopped")
         thread.join(POLL if left is None else min(POLL, max(left, 0.001)))
     if "error" in result:
         return Outcome("FAILED", result["error"])
