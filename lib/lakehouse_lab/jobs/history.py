@@ -264,7 +264,8 @@ def _closing_events(events: list[dict], header: dict) -> list[dict]:
         return []
     stop, message = now(), f"runner process {header['pid']} stopped before the run finished"
     out = []
-    done = {(r.get("task_key"), r.get("attempt_number")) for e, r in zip(events, rows) if e["table"] == "job_task_run_timeline"}
+    done = {(r.get("task_key"), r.get("attempt_number")) for e, r in zip(events, rows)
+            if e["table"] == "job_task_run_timeline" and e["kind"] == "append"}
     for e, r in zip(events, rows):
         if e["kind"] == "task_start" and (r["task_key"], r["attempt_number"]) not in done:
             out.append({"kind": "append", "table": "job_task_run_timeline", "row": _jsonable(

@@ -188,6 +188,7 @@ def run_job(spec, *, env: str | None = None, parameters: dict | None = None, wai
         run.error_message = f"MAXIMUM_CONCURRENT_RUNS_REACHED: {job.max_concurrent_runs} run(s) of {job.name!r} active"
         rec.started()
         rec.ended()
+        notifications.send(run, "on_failure")  # unless notification_settings.no_alert_for_skipped_runs
         return run.wait() if wait else run
     run._thread = threading.Thread(target=_execute, args=(run, spark, rec, slot, None, progress),
                                    name=f"job-run-{run.run_id}", daemon=True)

@@ -65,7 +65,7 @@ class PythonTask(_Model):
     function: Any
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
-    @field_serializer("function")
+    @field_serializer("function", when_used="json")
     def _name(self, value):
         if isinstance(value, str):
             return value
