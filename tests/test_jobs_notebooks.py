@@ -40,8 +40,9 @@ def test_notebook_and_python_file_tasks(spark, tmp_path):
         {"task_key": "greet", "notebook_task": {"notebook_path": greet, "base_parameters": {"greeting": "hello"}}},
         {"task_key": "report", "depends_on": [{"task_key": "greet"}], "spark_python_task": {
             "python_file": str(script), "parameters": ["{{tasks.greet.values.message}}", "{{job.run_id}}"]}},
-        {"task_key": "hang", "timeout_seconds": 45, "notebook_task": {"notebook_path": hang}},
-        {"task_key": "crash", "max_retries": 1, "notebook_task": {"notebook_path": crash}}]}
+        {"task_key": "hang", "depends_on": [{"task_key": "greet"}], "timeout_seconds": 60, "notebook_task": {"notebook_path": hang}},
+        {"task_key": "crash", "depends_on": [{"task_key": "greet"}], "max_retries": 1,
+         "notebook_task": {"notebook_path": crash}}]}
     run = jobs.run_job(job)
     greet_run = run.tasks["greet"]
     assert greet_run.state == "SUCCESS", greet_run.error

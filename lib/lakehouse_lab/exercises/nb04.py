@@ -54,13 +54,14 @@ q1 = Problem(
     "Add an error-handler task `alert` to a job with tasks `extract` -> `transform`: it must depend on both and "
     "run only when one of them failed (and be EXCLUDED otherwise).",
     check=_check_handler,
+    var="handler_job",
     hints=["Which `run_if` value runs a task when at least one upstream task failed?",
            "`run_if: AT_LEAST_ONE_FAILED`, with `depends_on` naming extract and transform."],
     solution='''handler_job = {"name": "with_handler", "tasks": ex.BASE_TASKS + [
     {"task_key": "alert", "run_if": "AT_LEAST_ONE_FAILED",
      "depends_on": [{"task_key": "extract"}, {"task_key": "transform"}],
      "python_task": {"function": "builtins:print"}}]}
-ex.q1.check(handler_job)''',
+ex.q1.check()''',
 )
 
 
@@ -100,9 +101,10 @@ q2 = Problem(
     "`ex.flaky_load` fails on its first two attempts of each run. Set retries on the `load` task so the run "
     "succeeds, waiting at least 100 ms between attempts and retrying at most 5 times.",
     check=_check_retries,
+    var="retry_job",
     hints=["Two failures need two retries.", "`max_retries: 2` and `min_retry_interval_millis: 100`."],
     solution='''retry_job = {"name": "retry_exercise", "tasks": [
     {"task_key": "load", "python_task": {"function": ex.flaky_load},
      "max_retries": 2, "min_retry_interval_millis": 100}]}
-ex.q2.check(retry_job)''',
+ex.q2.check()''',
 )
