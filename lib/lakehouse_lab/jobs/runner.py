@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .. import paths, run_context
 from . import context as task_context
@@ -248,7 +248,7 @@ def _load_run(run_id: int) -> JobRun:
     states = {r.task_key: history.api_state(r.s, r.code) for r in latest}
     run = JobRun(job, run_id, "dev", dict(row.job_parameters or {}),
                  {t.task_key: TaskRun(t.task_key, states.get(t.task_key, "PENDING")) for t in job.tasks},
-                 start_time=row.start_time, state="TERMINATED", result_state=row.result_state,
+                 start_time=row.start_time.replace(tzinfo=timezone.utc), state="TERMINATED", result_state=row.result_state,
                  repair_count=row.repair_count or 0)
     _RUNS[run_id] = run
     return run
