@@ -10,7 +10,8 @@
 'SUCCESS'
 """
 from .history import flush, recover
-from .runner import JobRun, TaskRun, get_run, repair_run, run_job
+from .repair import get_run, repair_run
+from .runner import JobRun, TaskRun, run_job
 from .spec import JobSettings, JobSpecError, job_from_dependencies, load_job
 
 __all__ = ["load_job", "job_from_dependencies", "run_job", "repair_run", "get_run", "JobSettings", "JobRun",

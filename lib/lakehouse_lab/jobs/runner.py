@@ -12,16 +12,16 @@ import fcntl
 import graphlib
 import json
 import os
-import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from .. import paths, run_context
 from . import context as task_context
 from . import history, notifications, tasks
+from .recorder import Recorder as _Recorder
 from .spec import JobSettings, JobSpecError, load_job
 
 SUCCESS_LIKE = {"SUCCESS", "EXCLUDED"}
@@ -197,128 +197,11 @@ def run_job(spec, *, env: str | None = None, parameters: dict | None = None, wai
     return run.wait() if wait else run
 
 
-def repair_run(run_id: int, rerun_dependents: bool = True, rerun_tasks: list[str] | None = None,
-               wait: bool = True) -> JobRun:
-    """Rerun the failed tasks of a finished run (and, by default, the tasks after them) in the same run."""
-    run = _RUNS.get(run_id) or _load_run(run_id)
-    if run.state == "RUNNING":
-        raise ValueError(f"run {run_id} of {run.job.name!r} is still running; repair it once it has finished")
-    failed = set(rerun_tasks or [k for k, t in run.tasks.items() if t.state in FAILED_LIKE - {"UPSTREAM_FAILED"}])
-    unknown = failed - set(run.tasks)
-    if unknown:
-        raise JobSpecError(f"job {run.job.name!r}, run {run_id}: no task {sorted(unknown)[0]!r} to repair")
-    rerun = set(failed)
-    if rerun_dependents:
-        below = run.job.dependents()
-        stack = list(failed)
-        while stack:
-            for child in below[stack.pop()]:
-                if child not in rerun:
-                    rerun.add(child)
-                    stack.append(child)
-    else:
-        rerun |= {k for k, t in run.tasks.items() if t.state == "UPSTREAM_FAILED"}
-    spark = _spark(run.env)
-    slot = _take_slot(run.job)
-    if slot is None:
-        raise ValueError(f"job {run.job.name!r} is at max_concurrent_runs; repair run {run_id} later")
-    run.repair_count += 1
-    run.state, run.result_state, run.end_time, run.error_message = "RUNNING", None, None, None
-    rec = run._recorder = _Recorder(run, spark)
-    run._thread = threading.Thread(target=_execute, args=(run, spark, rec, slot, rerun, None), daemon=True)
-    run._thread.start()
-    return run.wait() if wait else run
-
-
-def _load_run(run_id: int) -> JobRun:
-    """Rebuild a finished run from history (for ``job repair`` in a new process)."""
-    import lakehouse_lab as lab
-
-    spark = lab.start()
-    history.flush()
-    from pyspark.sql import functions as F
-
-    row = spark.table(history.TABLES["job_runs"]).where(F.col("run_id") == F.lit(run_id)).first()
-    if row is None:
-        raise ValueError(f"no finished job run {run_id} in {history.TABLES['job_runs']}")
-    job = load_job(json.loads(row.settings))
-    latest = (spark.table(history.TABLES["job_task_run_timeline"]).where(F.col("job_run_id") == F.lit(run_id))
-              .groupBy("task_key").agg(F.max_by("termination_code", "period_end_time").alias("code"),
-                                       F.max_by("result_state", "period_end_time").alias("s")).collect())
-    states = {r.task_key: history.api_state(r.s, r.code) for r in latest}
-    run = JobRun(job, run_id, "dev", dict(row.job_parameters or {}),
-                 {t.task_key: TaskRun(t.task_key, states.get(t.task_key, "PENDING")) for t in job.tasks},
-                 start_time=row.start_time.replace(tzinfo=timezone.utc), state="TERMINATED", result_state=row.result_state,
-                 repair_count=row.repair_count or 0)
-    _RUNS[run_id] = run
-    return run
-
-
 def _cluster_notices(job: JobSettings) -> list[str]:
     fields = [f for f in ("job_clusters", "environments") if getattr(job, f)]
     fields += [f"{t.task_key}.{f}" for t in job.tasks for f in ("new_cluster", "job_cluster_key",
                "existing_cluster_id", "environment_key", "libraries") if getattr(t, f)]
     return [f"compute settings ignored (tasks run on the lab's local Spark): {', '.join(fields)}"] if fields else []
-
-
-class _Recorder:
-    """Sends the run's history events to the writer as they happen."""
-
-    def __init__(self, run: JobRun, spark) -> None:
-        self.run, self.writer = run, history.writer(spark)
-
-    def started(self) -> None:
-        run, job = self.run, self.run.job
-        self.writer.submit(run.run_id, "append", "jobs", {
-            "job_id": job.job_id, "name": job.name, "description": job.description, "tags": job.tags,
-            "creator_id": run_context.current().created_by, "change_time": run.start_time,
-            "settings": job.settings_json()})
-        self.writer.submit(run.run_id, "append", "job_run_timeline", {
-            "job_id": job.job_id, "run_id": run.run_id, "period_start_time": run.start_time,
-            "trigger_type": "ONE_TIME", "run_type": "SUBMIT_RUN" if run.parent_run_id is None else "WORKFLOW_RUN",
-            "run_name": job.name, "compute_ids": [], "job_parameters": run.parameters})
-        self.writer.submit(run.run_id, "run_start", "job_runs", self._summary())
-
-    def _summary(self) -> dict:
-        run, job = self.run, self.run.job
-        return {"job_id": job.job_id, "job_name": job.name, "run_id": run.run_id, "start_time": run.start_time,
-                "trigger": "ONE_TIME", "task_count": len(job.tasks), "attempts": 0, "repair_count": run.repair_count,
-                "parent_run_id": run.parent_run_id, "job_parameters": run.parameters, "settings": job.settings_json(),
-                "runner_host": socket.gethostname(), "runner_pid": os.getpid()}
-
-    def attempt_started(self, key: str, attempt: Attempt) -> None:
-        self.writer.submit(self.run.run_id, "task_start", "job_task_run_timeline", self._task_row(key, attempt))
-
-    def attempt_ended(self, key: str, attempt: Attempt) -> None:
-        self.writer.submit(self.run.run_id, "append", "job_task_run_timeline", self._task_row(key, attempt))
-
-    def task_not_run(self, key: str, state: str) -> None:
-        now = history.now()
-        self.attempt_ended(key, Attempt(0, new_run_id(), now, now, state, repair_id=self._repair_id()))
-
-    def _repair_id(self):
-        return self.run.repair_count or None
-
-    def _task_row(self, key: str, a: Attempt) -> dict:
-        result, code = history.TIMELINE_STATE.get(a.state, (None, None))
-        return {"job_id": self.run.job_id, "run_id": a.task_run_id, "job_run_id": self.run.run_id,
-                "parent_run_id": self.run.run_id, "period_start_time": a.start_time, "period_end_time": a.end_time,
-                "task_key": key, "compute_ids": [], "result_state": result, "termination_code": code,
-                "attempt_number": a.attempt_number, "repair_id": a.repair_id, "error_message": a.error}
-
-    def ended(self) -> None:
-        run = self.run
-        result, code = history.TIMELINE_STATE[run.result_state]
-        self.writer.submit(run.run_id, "append", "job_run_timeline", {
-            "job_id": run.job_id, "run_id": run.run_id, "period_start_time": run.start_time,
-            "period_end_time": run.end_time, "trigger_type": "ONE_TIME", "run_name": run.job.name,
-            "compute_ids": [], "result_state": result, "termination_code": code, "job_parameters": run.parameters})
-        # one summary row per run, appended when it ends (a repair updates it in place)
-        self.writer.submit(run.run_id, "upsert" if run.repair_count else "append", "job_runs", {
-            **self._summary(), "end_time": run.end_time, "result_state": run.result_state,
-            "execution_duration": run.duration_seconds, "error_message": run.error_message or "",
-            "attempts": sum(t.attempt_count for t in run.tasks.values())})
-        self.writer.finished(run.run_id)
 
 
 def _execute(run: JobRun, spark, rec: _Recorder, slot, rerun: set[str] | None, progress) -> None:
@@ -346,8 +229,10 @@ def _execute(run: JobRun, spark, rec: _Recorder, slot, rerun: set[str] | None, p
         run.end_time, run.state = history.now(), "TERMINATED"
         if run.error_message is None and run.result_state != "SUCCESS":
             run.error_message = "; ".join(f"{k}: {t.error}" for k, t in run.tasks.items() if t.error)[:4000] or None
-        rec.ended()
-        slot.close()
+        try:
+            rec.ended()
+        finally:
+            slot.close()
         notifications.send(run, "on_success" if run.result_state == "SUCCESS" else "on_failure")
 
 
@@ -544,8 +429,3 @@ def _run_child_job(run: JobRun, task, refs) -> tasks.Outcome:
     ok = child.result_state in ("SUCCESS", "SUCCESS_WITH_FAILURES")
     return tasks.Outcome("SUCCESS" if ok else "FAILED", None if ok else
                          f"job {found.name!r} run {child.run_id} ended {child.result_state}", output=str(child.run_id))
-
-
-def get_run(run_id: int) -> JobRun:
-    """A run started in this process (or rebuilt from history)."""
-    return _RUNS.get(run_id) or _load_run(run_id)
