@@ -109,7 +109,8 @@ class JobRun:
 
     def __repr__(self) -> str:
         states = ", ".join(f"{k}={t.state}" for k, t in self.tasks.items())
-        return f"<JobRun {self.job.name!r} run_id={self.run_id} {self.result_state or self.state}: {states}>"
+        first = next((f"; {k}: {t.error.splitlines()[0][:300]}" for k, t in self.tasks.items() if t.error), "")
+        return f"<JobRun {self.job.name!r} run_id={self.run_id} {self.result_state or self.state}: {states}{first}>"
 
 
 def _counter_path():
