@@ -9,7 +9,10 @@ from .catalog import table
 from .config import load_config
 from .pipelines import event_log, run_pipeline
 from .session import current_config, current_env, reset, start, stop
+from . import jobs
+from . import dbutils
 
 __all__ = ["start", "stop", "reset", "table", "load_config", "current_env", "current_config",
            "run_pipeline", "event_log"]
+__all__ += ["jobs", "dbutils"]
 __version__ = "0.1.0"
