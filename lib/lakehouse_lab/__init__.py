@@ -5,11 +5,12 @@
 >>> lab.table("silver_orders")                            # doctest: +SKIP
 'dev_catalog.analytics.silver_orders'
 """
+from . import lineage
 from .catalog import table
 from .config import load_config
 from .pipelines import event_log, run_pipeline
 from .session import current_config, current_env, reset, start, stop
 
 __all__ = ["start", "stop", "reset", "table", "load_config", "current_env", "current_config",
-           "run_pipeline", "event_log"]
+           "run_pipeline", "event_log", "lineage"]
 __version__ = "0.1.0"
