@@ -82,7 +82,7 @@ def test_dataframe_writes_and_reads(spark, med):
 
 def test_merge_union_and_an_unknown_node(spark, med, caplog):
     target = f"{med}.gold_merged"
-    spark.sql(f"CREATE TABLE {target} (customer_id STRING, name STRING)")
+    spark.sql(f"CREATE OR REPLACE TABLE {target} (customer_id STRING, name STRING)")
     # TRANSFORM (a script) is a node the walker has no rule for; UNION and MERGE it understands.
     merge = f"""MERGE INTO {target} t USING (
                   SELECT customer_id, name FROM {med}.raw_customers WHERE customer_id = 'c3'

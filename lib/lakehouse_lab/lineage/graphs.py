@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import hashlib
+
 import graphviz
 
 from . import queries
@@ -41,11 +43,21 @@ def _graph(title: str) -> graphviz.Digraph:
     return g
 
 
-def _node(g: graphviz.Digraph, name: str, focus: bool = False, fill: str | None = None) -> None:
-    attrs = {"fillcolor": fill or _colour(name)}
+def node_id(name: str) -> str:
+    """A graphviz-safe node id for a table name or path (paths hold ':' which graphviz reads as a port)."""
+    return "n" + hashlib.sha1(name.encode()).hexdigest()[:12]
+
+
+def _node(g: graphviz.Digraph, name: str, focus: bool = False, fill: str | None = None, label: str | None = None,
+          **extra) -> None:
+    attrs = {"fillcolor": fill or _colour(name), **extra}
     if focus:
         attrs.update(penwidth="4", color=FOCUS, fontname="Helvetica-Bold")
-    g.node(name, label=name.replace("/", "/\n") if "/" in name else name, **attrs)
+    g.node(node_id(name), label=label or name, tooltip=name, **attrs)
+
+
+def _edge(g: graphviz.Digraph, source: str, target: str, **attrs) -> None:
+    g.edge(node_id(source), node_id(target), **attrs)
 
 
 def _related(table: str, depth: int, spark) -> set[str]:
@@ -65,7 +77,7 @@ def table_graph(table: str, depth: int = 10, spark=None) -> graphviz.Digraph:
         _node(g, name, focus=name == full)
     for e in queries.edges(spark).select("source", "target").distinct().collect():
         if e.source in names and e.target in names:
-            g.edge(e.source, e.target)
+            _edge(g, e.source, e.target)
     return g
 
 
@@ -79,7 +91,7 @@ def upstream_graph(table: str, depth: int = 10, spark=None) -> graphviz.Digraph:
         _node(g, name, focus=name == full)
     for e in queries.edges(spark).select("source", "target").distinct().collect():
         if e.source in names and e.target in names:
-            g.edge(e.source, e.target)
+            _edge(g, e.source, e.target)
     return g
 
 
@@ -126,9 +138,10 @@ def column_graph(table: str, depth: int = 1, spark=None) -> graphviz.Digraph:
                                                      "labelloc": "t", "fontname": "Helvetica"})
     g.attr("node", shape="plaintext", fontname="Helvetica")
     for name, cols in sorted(tables.items()):
-        g.node(name, label=_html_table(name, cols, name == full))
+        g.node(node_id(name), label=_html_table(name, cols, name == full), tooltip=name)
     for e in edges:
-        g.edge(f"{e.source_table}:{_port(e.source_column)}", f"{e.target_table}:{_port(e.target_column)}")
+        g.edge(f"{node_id(e.source_table)}:{_port(e.source_column)}",
+               f"{node_id(e.target_table)}:{_port(e.target_column)}")
     return g
 
 
@@ -150,12 +163,12 @@ def impact_graph(table: str, max_level: int = 10, spark=None) -> graphviz.Digrap
     g = _graph(f"Impact of changing {full}")
     _node(g, full, focus=True, fill="#333333")
     for name, level in sorted(levels.items()):
-        g.node(name, label=f"{name}\nlevel {level}",
-               fillcolor=DEPTH_COLOURS[min(level, len(DEPTH_COLOURS)) - 1], fontcolor="black")
+        _node(g, name, label=f"{name}\nlevel {level}",
+              fill=DEPTH_COLOURS[min(level, len(DEPTH_COLOURS)) - 1], fontcolor="black")
     names = {full, *levels}
     for e in queries.edges(spark).select("source", "target").distinct().collect():
         if e.source in names and e.target in names:
-            g.edge(e.source, e.target)
+            _edge(g, e.source, e.target)
     return g
 
 
@@ -172,14 +185,14 @@ def job_graph(job_id: str | None = None, spark=None) -> graphviz.Digraph:
     for r in rows:
         job = f"job {r.entity_id}"
         run = f"{job} / {tasks.get(str(r.entity_run_id), 'run ' + str(r.entity_run_id))}"
-        g.node(job, shape="folder", fillcolor="#C73E1D")
-        g.node(run, label=run.split(" / ", 1)[1], shape="component", fillcolor="#A23B72")
+        _node(g, job, fill="#C73E1D", shape="folder")
+        _node(g, run, fill="#A23B72", label=run.split(" / ", 1)[1], shape="component")
         _node(g, r.target)
-        g.edge(job, run)
-        g.edge(run, r.target, label="writes")
+        _edge(g, job, run)
+        _edge(g, run, r.target, label="writes")
         if r.source:
             _node(g, r.source)
-            g.edge(r.source, r.target, style="dashed", color="#999999")
+            _edge(g, r.source, r.target, style="dashed", color="#999999")
     return g
 
 
