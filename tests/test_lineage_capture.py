@@ -122,3 +122,25 @@ def test_capture_can_be_paused(spark, med):
         spark.sql(f"CREATE OR REPLACE TABLE {med}.gold_unrecorded AS SELECT * FROM {med}.silver_orders")
     lab.lineage.flush(spark)
     assert _edges(spark, f"{med}.gold_unrecorded") == set()
+
+
+def test_capture_errors_never_reach_the_caller(spark, caplog):
+    class NotADataFrame:
+        sparkSession = spark
+        _jdf = None  # reading its plan fails inside record_stream
+
+    with caplog.at_level(logging.WARNING, logger="lakehouse_lab.lineage"):
+        assert lab.lineage.record_stream(NotADataFrame(), "dev_catalog.analytics.nowhere") == 0
+    assert "dev_catalog.analytics.nowhere" in caplog.text
+
+
+def test_foreach_batch_streams_keep_their_source(spark, med, tmp_path):
+    # The pipeline engine writes streaming tables from foreachBatch: each batch arrives as a LogicalRDD, so the
+    # listener links it back to the stream that produced it (recorded when the stream started).
+    target = f"{med}.bronze_batches"
+    sdf = spark.readStream.table(f"{med}.raw_orders").selectExpr("order_id", "upper(status) AS status")
+    query = (sdf.writeStream.foreachBatch(lambda batch, _id: batch.write.mode("append").saveAsTable(target))
+             .trigger(availableNow=True).option("checkpointLocation", str(tmp_path / "fb")).start())
+    query.awaitTermination()
+    lab.lineage.flush(spark)
+    assert _columns(spark, target) == {"order_id": {("raw_orders", "order_id")}, "status": {("raw_orders", "status")}}

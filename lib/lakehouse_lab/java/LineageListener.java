@@ -88,6 +88,8 @@ public class LineageListener extends SparkListener {
   private final Map<String, String> defaults = new ConcurrentHashMap<>();
   private final Map<Long, Long> rootOf = new ConcurrentHashMap<>();
   private final Map<Long, Map<String, String>> entityOf = new ConcurrentHashMap<>();
+  /** Running foreachBatch streams: query id → the source lineage of the stream's output columns. */
+  private final Map<String, PlanWalker.Result> streams = new ConcurrentHashMap<>();
   private volatile boolean enabled = true;
 
   private LineageListener(SparkSession spark) { this.spark = spark; }
@@ -116,7 +118,8 @@ public class LineageListener extends SparkListener {
   @Override public void onJobStart(SparkListenerJobStart job) {
     try {
       Properties props = job.properties();
-      if (props == null || props.getProperty(PREFIX + "entity_type") == null) return;
+      if (props == null || (props.getProperty(PREFIX + "entity_type") == null
+          && props.getProperty("sql.streaming.queryId") == null)) return;
       String exec = props.getProperty("spark.sql.execution.root.id", props.getProperty("spark.sql.execution.id"));
       if (exec == null) return;
       Map<String, String> entity = new HashMap<>();
@@ -124,6 +127,8 @@ public class LineageListener extends SparkListener {
         String value = props.getProperty(PREFIX + key);
         if (value != null) entity.put(key, value);
       }
+      String stream = props.getProperty("sql.streaming.queryId");
+      if (stream != null) entity.put("_stream", stream);
       entityOf.putIfAbsent(Long.parseLong(exec), entity);
     } catch (Throwable t) {
       warn("lineage: could not read the job's entity properties: " + t);
@@ -162,7 +167,9 @@ public class LineageListener extends SparkListener {
         if (wrapper == null) return;
         Object execution = wrapper.getClass().getMethod("streamingQuery").invoke(wrapper);
         LogicalPlan plan = (LogicalPlan) execution.getClass().getMethod("logicalPlan").invoke(execution);
-        record(plan, null, threadEntity());
+        PlanWalker.Result started = PlanWalker.lineage(plan, null, null);
+        if (started.target == null) streams.put(event.id().toString(), started);  // foreachBatch: see onExecutionEnd
+        else record(plan, null, threadEntity());
       } catch (Throwable t) {
         warn("lineage: could not read the started stream's plan: " + t);
       }
@@ -187,7 +194,8 @@ public class LineageListener extends SparkListener {
    * Returns the number of table-level rows added.
    */
   public int record(LogicalPlan plan, String target, Map<String, String> entity) {
-    PlanWalker.Result result = PlanWalker.lineage(plan, target);
+    PlanWalker.Result stream = entity == null || entity.get("_stream") == null ? null : streams.get(entity.get("_stream"));
+    PlanWalker.Result result = PlanWalker.lineage(plan, target, stream);
     if (result.target != null && result.target.isSystem()) return 0;
     for (PlanWalker.Source s : result.sources.values()) if (s.isSystem()) return 0;
     if (result.target == null && result.sources.values().stream().noneMatch(s -> s.name != null)) return 0;
@@ -200,6 +208,7 @@ public class LineageListener extends SparkListener {
     }
     Map<String, String> who = new HashMap<>(defaults);
     if (entity != null) who.putAll(entity);
+    who.remove("_stream");
     long now = System.currentTimeMillis();
     Timestamp time = new Timestamp(now);
     Date date = Date.valueOf(LocalDate.ofInstant(time.toInstant(), ZoneOffset.UTC));
@@ -350,16 +359,29 @@ final class PlanWalker {
     Source target;
     final Map<String, Set<ColumnSource>> columns = new LinkedHashMap<>();
     final Set<String> unknownNodes = new LinkedHashSet<>();
+    Map<String, Set<ColumnSource>> outputs = Map.of();
   }
 
   private final Result result = new Result();
   private final Map<Long, Set<ColumnSource>> cols = new HashMap<>();
   private final Map<Long, LogicalPlan> ctes = new HashMap<>();
 
-  static Result lineage(LogicalPlan root, String target) {
+  /** Output column → sources of the stream feeding a foreachBatch (its batches arrive as a LogicalRDD). */
+  private Result stream;
+
+  static Result lineage(LogicalPlan root, String target, Result stream) {
     PlanWalker w = new PlanWalker();
+    w.stream = stream;
     w.root(root, target);
+    if (root != null && w.result.target == null && stream == null) w.result.outputs = w.outputColumns(root);
     return w.result;
+  }
+
+  private Map<String, Set<ColumnSource>> outputColumns(LogicalPlan root) {
+    LogicalPlan query = root.children().isEmpty() ? root : root.children().head();
+    Map<String, Set<ColumnSource>> out = new LinkedHashMap<>();
+    for (Attribute a : attrs(query.output())) out.put(a.name(), sources(a));
+    return out;
   }
 
   // ---- the statement: which table it writes, and from which query
@@ -447,6 +469,11 @@ final class PlanWalker {
 
   // ---- the query: bottom-up, mapping every expression id to the source columns it derives from
   private void walk(LogicalPlan p) {
+    if (stream != null && p.getClass().getSimpleName().equals("LogicalRDD")) {  // a foreachBatch micro-batch
+      for (Source s : stream.sources.values()) result.sources.putIfAbsent(s.key(), s);
+      for (Attribute a : attrs(p.output())) cols.put(a.exprId().id(), stream.outputs.getOrDefault(a.name(), Set.of()));
+      return;
+    }
     Source leaf = relation(p);
     if (leaf != null) {
       result.sources.putIfAbsent(leaf.key(), leaf);
