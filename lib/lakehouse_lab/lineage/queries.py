@@ -71,8 +71,12 @@ class UnknownTableWarning(UserWarning):
 
 
 def _spark(spark):
+    """The given session, else the lab's running one (without touching its current catalog), else a new one."""
     if spark is not None:
         return spark
+    running = capture._state["spark"]
+    if capture._alive(running):
+        return running
     import lakehouse_lab as lab
 
     return lab.start()
