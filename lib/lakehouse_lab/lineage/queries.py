@@ -34,15 +34,21 @@ lineage_tree AS (
 )
 SELECT table_name, min(level) AS level FROM lineage_tree GROUP BY table_name ORDER BY level, table_name"""
 
-_IMPACT = f"""WITH RECURSIVE lineage_tree AS (
+# The seed's query over *distinct* edges: the lineage table holds one row per run, and the seed's form over raw
+# rows multiplies paths by the number of runs at every level (10k rows hit Spark's 1M recursion-row limit).
+_IMPACT = f"""WITH RECURSIVE edges AS (
+    SELECT DISTINCT source_table_full_name, target_table_full_name FROM {TABLE_LINEAGE}
+    WHERE target_table_full_name IS NOT NULL
+),
+lineage_tree AS (
     SELECT target_table_full_name AS table_name, 1 AS level
-    FROM {TABLE_LINEAGE}
-    WHERE source_table_full_name = :source_table AND target_table_full_name IS NOT NULL
+    FROM edges
+    WHERE source_table_full_name = :source_table
     UNION ALL
     SELECT tl.target_table_full_name, lt.level + 1
-    FROM {TABLE_LINEAGE} tl
+    FROM edges tl
     JOIN lineage_tree lt ON tl.source_table_full_name = lt.table_name
-    WHERE lt.level < :max_level AND tl.target_table_full_name IS NOT NULL
+    WHERE lt.level < :max_level
 )
 SELECT table_name, level, COUNT(*) AS impact_count
 FROM lineage_tree
