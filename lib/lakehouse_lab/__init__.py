@@ -5,14 +5,12 @@
 >>> lab.table("silver_orders")                            # doctest: +SKIP
 'dev_catalog.analytics.silver_orders'
 """
+from . import dbutils, jobs, lineage
 from .catalog import table
 from .config import load_config
 from .pipelines import event_log, run_pipeline
 from .session import current_config, current_env, reset, start, stop
-from . import jobs
-from . import dbutils
 
 __all__ = ["start", "stop", "reset", "table", "load_config", "current_env", "current_config",
-           "run_pipeline", "event_log"]
-__all__ += ["jobs", "dbutils"]
+           "run_pipeline", "event_log", "jobs", "dbutils", "lineage"]
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import catalog, catalog_server, config, jars, paths
+from . import catalog, catalog_server, config, jars, lineage, paths
 
 _state: dict = {"spark": None, "env": None}
 
@@ -109,6 +109,8 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
         "spark.driver.memory": "2g",
         "spark.local.dir": str(paths.under(root, "tmp")),
         "spark.sql.session.timeZone": "UTC",
+        # Delta's SQL parser drops `spark.sql(q, args=...)` parameters on Spark 4.1 (delta-io/delta#7640)
+        "spark.sql.legacy.parameterSubstitution.constantsOnly": "true",
         **catalog.spark_conf(),
     }
     builder = SparkSession.builder.master(f"local[{cfg.compute.local_cores}]").appName(app_name)
@@ -118,6 +120,7 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
     spark.sparkContext.setLogLevel("ERROR")
     _quiet_python_loggers()
     catalog.bootstrap(spark)
+    lineage.install(spark)
     return spark
 
 
