@@ -190,7 +190,10 @@ def load_bundle(root: Path | str | None = None, target: str | None = None,
 
 def _read(path: Path, model: type[BaseModel]) -> dict:
     text = path.read_text()
-    data = parse_yaml(text, path)
+    try:
+        data = parse_yaml(text, path)
+    except ConfigError as exc:
+        raise BundleError(str(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -47,6 +47,7 @@ class Deployment:
     result: str = "RUNNING"  # SUCCEEDED | FAILED | ROLLED_BACK
     table_versions: dict[str, dict] = field(default_factory=dict)
     runs: dict[str, str] = field(default_factory=dict)
+    details: dict[str, list] = field(default_factory=dict)
     message: str = ""
 
     def changed_tables(self) -> dict[str, int | None]:
@@ -80,7 +81,7 @@ def git_state(folder: Path) -> tuple[str | None, str | None, list[str]]:
     """``(branch, commit, changed files)`` of the git checkout holding ``folder`` (``None``s if none)."""
     def git(*args):
         done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else None
+        return done.stdout.rstrip("\n") if done.returncode == 0 else None
 
     if git("rev-parse", "--is-inside-work-tree") != "true":
         return None, None, []
@@ -185,6 +186,14 @@ def validate_resources(bundle: Bundle, env: str) -> dict[str, dict]:
     return registered
 
 
+def register(bundle: Bundle, env: str, commit: str | None, registered: dict) -> Path:
+    """Write the target's registrations (what ``bundle run`` finds) and return the state file."""
+    path = state_file(bundle)
+    path.write_text(json.dumps({"bundle": bundle.name, "target": bundle.target, "environment": env,
+                                "commit": commit, "resources": registered}, indent=2, default=str))
+    return path
+
+
 def state_file(bundle: Bundle) -> Path:
     """Where a deployment's registrations live (like ``.databricks/bundle/<target>/`` of the CLI)."""
     return paths.under(paths.lab_root(), "bundles", bundle.name, bundle.target) / "deployment.json"
@@ -226,8 +235,7 @@ def deploy(root: Path | str | None = None, target: str | None = None, variables:
 
     spark = spark or lab.start()
     d = Deployment(uuid.uuid4().hex[:12], bundle, env, commit, branch, _now())
-    state_file(bundle).write_text(json.dumps({"bundle": bundle.name, "target": bundle.target, "environment": env,
-                                              "commit": commit, "resources": registered}, indent=2, default=str))
+    register(bundle, env, commit, registered)
     try:
         if run:
             run_all(d, registered, spark)
@@ -255,7 +263,7 @@ def run_all(d: Deployment, registered: dict, spark) -> None:
         for key, reg in registered.items():
             if reg["kind"] != "pipelines":
                 continue
-            d.runs[key] = run_registered(key, reg, d.environment)
+            d.runs[key], d.details[key] = run_registered(key, reg, d.environment)
             if d.runs[key] not in ("COMPLETED", "SUCCESS"):
                 break
     finally:
@@ -264,22 +272,25 @@ def run_all(d: Deployment, registered: dict, spark) -> None:
                             for t in sorted(set(before) | set(after))}
 
 
-def run_registered(key: str, reg: dict, env: str) -> str:
-    """Run one registered resource; returns its final state (``COMPLETED``/``FAILED`` or a job's result)."""
+def run_registered(key: str, reg: dict, env: str) -> tuple[str, list]:
+    """Run one registered resource; returns its final state (``COMPLETED``/``FAILED``, or a job's result
+    state) and a summary (rows per dataset, or per task)."""
     if reg["kind"] == "pipelines":
         from ..pipelines import run_pipeline
 
         spec = reg["spec"]
         update = run_pipeline([Path(s) for s in reg["sources"]], env=env, name=spec.get("name", key),
                               configuration=spec.get("configuration"), schema=spec.get("schema"))
-        return update.state
+        return update.state, update.summary()
     from ..jobs import run_job
 
-    return run_job(reg["spec"], env=env).result_state or "FAILED"
+    job_run = run_job(reg["spec"], env=env)
+    return job_run.result_state or "FAILED", [{"run_id": job_run.run_id, "error": job_run.error_message}]
 
 
-def run(key: str, root: Path | str | None = None, target: str | None = None, variables: dict | None = None) -> str:
-    """``bundle run``: run one deployed job or pipeline of the target; returns its final state."""
+def run(key: str, root: Path | str | None = None, target: str | None = None,
+        variables: dict | None = None) -> tuple[str, list]:
+    """``bundle run``: run one deployed job or pipeline of the target; returns its final state and summary."""
     bundle = load_bundle(root, target, variables)
     state = deployed(bundle)
     if key not in state["resources"]:
