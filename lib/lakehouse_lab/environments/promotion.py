@@ -202,6 +202,9 @@ class Repo:
         pr.merged_as = self.head()
         return pr.merged_as
 
+    def _first_parent(self, ref: str) -> str | None:
+        return self.git("rev-parse", "-q", "--verify", f"{ref}^1", check=False) or None
+
     # ---- the release side ----
     def deployed_commit(self, target: str) -> str | None:
         """The commit last promoted successfully to ``target`` (tag ``deployed/<target>``)."""
@@ -209,18 +212,15 @@ class Repo:
         return out or None
 
     def integration_tests(self, target: str) -> Check:
-        """Run ``tests/integration/*.sql`` against ``target``'s tables; each query must return no rows."""
-        import lakehouse_lab as lab
-
-        spark = lab.start()
-        bundle = load_bundle(self.path, target)
+        """Run ``tests/integration/*.sql`` in ``target``'s catalog and schema (as a job there would, with
+        unqualified table names); each query lists offending rows, so it must return none."""
+        env = deployer.target_environment(load_bundle(self.path, target))
         failures, ran = [], 0
-        for spec in bundle.resources.get("pipelines", {}).values():
-            args = {"catalog": spec.get("catalog"), "schema": spec.get("schema", "analytics")}
+        with deployer.as_environment(env) as spark:
             for sql_file in sorted((self.path / "tests" / "integration").glob("*.sql")):
                 ran += 1
                 try:
-                    bad = spark.sql(sql_file.read_text(), args=args).count()
+                    bad = spark.sql(sql_file.read_text()).count()
                 except Exception as exc:  # noqa: BLE001 - a query that cannot run is a failed test
                     failures.append(f"{sql_file.stem}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
                     continue
@@ -271,8 +271,8 @@ class Repo:
         the deployment ``ROLLED_BACK`` in ``system.lakeflow.deployments``."""
         with deployer.as_environment(d.environment) as spark:
             done = versions.restore(spark, d.changed_tables())
-        previous = self.deployed_commit(d.bundle.target) or self.head("main^1")
-        if self.head("main") != previous:
+        previous = self.deployed_commit(d.bundle.target) or self._first_parent("main")
+        if previous and self.head("main") != previous:
             self.git("checkout", "-q", "main")
             self.git("read-tree", "-u", "--reset", previous)
             self.git("commit", "-q", "--allow-empty", "-m",
@@ -280,11 +280,13 @@ class Repo:
         bundle, env, registered = load_bundle(self.path, d.bundle.target), d.environment, None
         registered = deployer.validate_resources(bundle, env)
         deployer.register(bundle, env, self.head(), registered)
-        d.result, d.message = "ROLLED_BACK", f"{reason} — rolled back to {previous[:8]}"
+        to = f"rolled back to {previous[:8]}" if previous else "data restored; no earlier commit to return to"
+        d.result, d.message = "ROLLED_BACK", f"{reason} — {to}"
         import lakehouse_lab as lab
 
         deployer.update_result(lab.start(), d)
-        summary = {**done, "code": f"main reset to the tree of {previous[:8]} ({self.head()[:8]})"}
+        code = f"main reset to the tree of {previous[:8]} ({self.head()[:8]})" if previous else "unchanged (first commit)"
+        summary = {**done, "code": code}
         if report is not None:
             report.rollback.update(summary)
             report.stages.append(Stage(f"rollback {d.bundle.target}", "ROLLED_BACK", reason))
