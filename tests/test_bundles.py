@@ -171,7 +171,7 @@ def test_production_deploys_only_from_a_clean_main(tmp_path):
     (root / "src" / "orders.sql").write_text("-- edited\n")
     with pytest.raises(DeploymentRefused, match=r"clean working tree; uncommitted changes: src/orders\.sql"):
         deploy(root, "prod")
-    assert not state_file(load_bundle(root, "prod")).exists()  # nothing deployed
+    assert not state_file(load_bundle(root, "prod")).parent.exists()  # nothing deployed
 
 
 def test_cli_validate_prints_the_resolved_course_bundle_as_json(capsys):

@@ -31,12 +31,8 @@ def repo(spark, tmp_path_factory):
         with as_environment(env) as s:
             catalog = lab.load_config(env).database.catalog
             s.sql(f"CREATE OR REPLACE TABLE {catalog}.bronze.raw_orders AS {orders(240, null_ids)}")
-    for env in ("dev", "staging", "prod"):  # start each pipeline from scratch (tables and checkpoints)
-        with as_environment(env) as s:
-            for table in ("gold_customer_metrics", "silver_orders", "bronze_orders"):
-                s.sql(f"DROP TABLE IF EXISTS {lab.load_config(env).database.catalog}.analytics.{table}")
     repo = promotion.create_repo(tmp_path_factory.mktemp("promotion") / "repo")
-    baseline = repo.promote()
+    baseline = repo.promote(full_refresh=True)
     assert baseline.succeeded, [(s.name, s.status, s.detail) for s in baseline.stages]
     return repo
 

@@ -42,7 +42,7 @@ def _validate(args) -> int:
 def _deploy(args) -> int:
     from .deploy import deploy
 
-    d = deploy(args.dir, args.target, _vars(args.var), run=args.run)
+    d = deploy(args.dir, args.target, _vars(args.var), run=args.run, full_refresh=args.full_refresh)
     print(f"Deployed {d.bundle.name} to target {d.bundle.target} (environment {d.environment}, "
           f"commit {(d.commit or '-')[:8]}): {d.result}")
     for key, state in d.runs.items():
@@ -55,7 +55,7 @@ def _deploy(args) -> int:
 def _run(args) -> int:
     from .deploy import run
 
-    state, details = run(args.key, args.dir, args.target, _vars(args.var))
+    state, details = run(args.key, args.dir, args.target, _vars(args.var), args.full_refresh)
     print(f"{args.key}: {state}")
     for row in details:
         print(f"  {json.dumps(row, default=str)}")
@@ -81,7 +81,7 @@ def _promote(args) -> int:
         pr = repo.open_pull_request(_branch(args))
         print(f"merged as {repo.merge(pr)[:8]}")
     elif args.action == "release":
-        report = repo.promote()
+        report = repo.promote(full_refresh=args.full_refresh)
         for stage in report.stages:
             print(f"{stage.status:12} {stage.name}: {stage.detail}")
         return 0 if report.succeeded else 1
@@ -113,10 +113,13 @@ def register(subparsers) -> None:
             p.add_argument("--output", "-o", choices=["text", "json"], default="text")
         if name == "deploy":
             p.add_argument("--run", action="store_true", help="also run the bundle's pipelines")
+        if name in ("deploy", "run"):
+            p.add_argument("--full-refresh", action="store_true", help="recompute streaming tables from scratch")
         p.set_defaults(func=func)
 
     p = subparsers.add_parser("promote", help="git promotion: feature branch -> main -> staging -> prod")
     p.add_argument("action", choices=["init", "status", "pr", "merge", "release", "history"])
     p.add_argument("branch", nargs="?", help="feature branch (pr, merge)")
     p.add_argument("--reset", action="store_true", help="init: recreate the repository")
+    p.add_argument("--full-refresh", action="store_true", help="release: recompute streaming tables")
     p.set_defaults(func=_promote)

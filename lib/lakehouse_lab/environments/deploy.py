@@ -189,6 +189,7 @@ def validate_resources(bundle: Bundle, env: str) -> dict[str, dict]:
 def register(bundle: Bundle, env: str, commit: str | None, registered: dict) -> Path:
     """Write the target's registrations (what ``bundle run`` finds) and return the state file."""
     path = state_file(bundle)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"bundle": bundle.name, "target": bundle.target, "environment": env,
                                 "commit": commit, "resources": registered}, indent=2, default=str))
     return path
@@ -196,7 +197,7 @@ def register(bundle: Bundle, env: str, commit: str | None, registered: dict) -> 
 
 def state_file(bundle: Bundle) -> Path:
     """Where a deployment's registrations live (like ``.databricks/bundle/<target>/`` of the CLI)."""
-    return paths.under(paths.lab_root(), "bundles", bundle.name, bundle.target) / "deployment.json"
+    return paths.lab_root() / "bundles" / bundle.name / bundle.target / "deployment.json"
 
 
 def deployed(bundle: Bundle) -> dict:
@@ -222,9 +223,10 @@ def as_environment(env: str):
 
 
 def deploy(root: Path | str | None = None, target: str | None = None, variables: dict | None = None, *,
-           run: bool = False, spark=None) -> Deployment:
+           run: bool = False, full_refresh: bool = False, spark=None) -> Deployment:
     """Validate the bundle for ``target``, register its jobs and pipelines, and with ``run=True`` run every
-    pipeline of it. Production targets deploy only from a clean ``main`` checkout."""
+    pipeline of it (``full_refresh``: recompute streaming tables from scratch). Production targets deploy
+    only from a clean ``main`` checkout."""
     bundle = load_bundle(root, target, variables)
     env = target_environment(bundle)
     branch, commit, _ = git_state(bundle.root)
@@ -238,7 +240,7 @@ def deploy(root: Path | str | None = None, target: str | None = None, variables:
     register(bundle, env, commit, registered)
     try:
         if run:
-            run_all(d, registered, spark)
+            run_all(d, registered, spark, full_refresh)
         d.result = "SUCCEEDED" if all(s in ("COMPLETED", "SUCCESS") for s in d.runs.values()) else "FAILED"
         if d.result == "FAILED":
             d.message = "; ".join(f"{k}: {s}" for k, s in d.runs.items() if s not in ("COMPLETED", "SUCCESS"))
@@ -252,7 +254,7 @@ def deploy(root: Path | str | None = None, target: str | None = None, variables:
     return d
 
 
-def run_all(d: Deployment, registered: dict, spark) -> None:
+def run_all(d: Deployment, registered: dict, spark, full_refresh: bool = False) -> None:
     """Run every pipeline of the deployment (jobs run on ``bundle run``), recording table versions before
     and after."""
     from . import versions
@@ -263,7 +265,7 @@ def run_all(d: Deployment, registered: dict, spark) -> None:
         for key, reg in registered.items():
             if reg["kind"] != "pipelines":
                 continue
-            d.runs[key], d.details[key] = run_registered(key, reg, d.environment)
+            d.runs[key], d.details[key] = run_registered(key, reg, d.environment, full_refresh)
             if d.runs[key] not in ("COMPLETED", "SUCCESS"):
                 break
     finally:
@@ -272,7 +274,7 @@ def run_all(d: Deployment, registered: dict, spark) -> None:
                             for t in sorted(set(before) | set(after))}
 
 
-def run_registered(key: str, reg: dict, env: str) -> tuple[str, list]:
+def run_registered(key: str, reg: dict, env: str, full_refresh: bool = False) -> tuple[str, list]:
     """Run one registered resource; returns its final state (``COMPLETED``/``FAILED``, or a job's result
     state) and a summary (rows per dataset, or per task)."""
     if reg["kind"] == "pipelines":
@@ -280,7 +282,8 @@ def run_registered(key: str, reg: dict, env: str) -> tuple[str, list]:
 
         spec = reg["spec"]
         update = run_pipeline([Path(s) for s in reg["sources"]], env=env, name=spec.get("name", key),
-                              configuration=spec.get("configuration"), schema=spec.get("schema"))
+                              configuration=spec.get("configuration"), schema=spec.get("schema"),
+                              full_refresh=full_refresh)
         return update.state, update.summary()
     from ..jobs import run_job
 
@@ -289,14 +292,14 @@ def run_registered(key: str, reg: dict, env: str) -> tuple[str, list]:
 
 
 def run(key: str, root: Path | str | None = None, target: str | None = None,
-        variables: dict | None = None) -> tuple[str, list]:
+        variables: dict | None = None, full_refresh: bool = False) -> tuple[str, list]:
     """``bundle run``: run one deployed job or pipeline of the target; returns its final state and summary."""
     bundle = load_bundle(root, target, variables)
     state = deployed(bundle)
     if key not in state["resources"]:
         raise BundleError(f"no deployed job or pipeline {key!r} in target {bundle.target!r}. "
                           f"Deployed: {', '.join(state['resources']) or 'none'}.")
-    return run_registered(key, state["resources"][key], state["environment"])
+    return run_registered(key, state["resources"][key], state["environment"], full_refresh)
 
 
 def _published_schemas(bundle: Bundle, env: str) -> list[tuple[str, str]]:
@@ -319,10 +322,13 @@ def record(spark, d: Deployment) -> None:
 
 
 def update_result(spark, d: Deployment) -> None:
-    """Change a recorded deployment's result (e.g. to ``ROLLED_BACK``)."""
-    spark.sql(f"UPDATE {DEPLOYMENTS_TABLE} SET result = :result, message = :message "
-              "WHERE deployment_id = :id", args={"result": d.result, "message": d.message[:4000],
-                                                  "id": d.deployment_id})
+    """Change a recorded deployment's result (e.g. to ``ROLLED_BACK``); values go in as literals."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    DeltaTable.forName(spark, DEPLOYMENTS_TABLE).update(
+        F.col("deployment_id") == F.lit(d.deployment_id),
+        {"result": F.lit(d.result), "message": F.lit(d.message[:4000])})
 
 
 def _now() -> dt.datetime:

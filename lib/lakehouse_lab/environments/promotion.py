@@ -184,9 +184,9 @@ class Repo:
                      summary + ("; " + "; ".join(failed) if failed else ""))
 
     def dev_dry_run(self) -> Check:
-        """Deploy the checked-out branch to dev and run its pipeline; expectations are reported."""
+        """Deploy the checked-out branch to dev and run its pipeline from scratch; expectations are reported."""
         try:
-            d = deployer.deploy(self.path, "dev", run=True)
+            d = deployer.deploy(self.path, "dev", run=True, full_refresh=True)
         except Exception as exc:  # noqa: BLE001 - the check reports what went wrong
             return Check("data-quality dry run on dev", False, f"{type(exc).__name__}: {exc}")
         return Check("data-quality dry run on dev", d.result == "SUCCEEDED",
@@ -229,22 +229,23 @@ class Repo:
         return Check(f"integration tests on {target}", not failures,
                      "; ".join(failures) or f"{ran} queries returned no rows")
 
-    def promote(self, targets: tuple[str, ...] = ("staging", "prod")) -> PromotionReport:
+    def promote(self, targets: tuple[str, ...] = ("staging", "prod"), full_refresh: bool = False) -> PromotionReport:
         """Deploy ``main`` to each target in turn and test it there; the first failure stops the promotion
-        and rolls that target back (data with ``RESTORE``, code to the previously deployed commit)."""
+        and rolls that target back (data with ``RESTORE``, code to the previously deployed commit).
+        ``full_refresh`` recomputes the pipelines' streaming tables from scratch (a first deployment)."""
         if self.current_branch != "main":
             self.git("checkout", "-q", "main")
         report = PromotionReport(self.head())
         for i, target in enumerate(targets):
-            if not self._promote_to(target, report):
+            if not self._promote_to(target, report, full_refresh):
                 report.stages += [Stage(f"deploy to {t}", "SKIPPED", "an earlier stage failed") for t in targets[i + 1:]]
                 break
         return report
 
-    def _promote_to(self, target: str, report: PromotionReport) -> bool:
+    def _promote_to(self, target: str, report: PromotionReport, full_refresh: bool) -> bool:
         deploy_stage = f"deploy to {target}"
         try:
-            d = deployer.deploy(self.path, target, run=True)
+            d = deployer.deploy(self.path, target, run=True, full_refresh=full_refresh)
         except BundleError as exc:  # refused or invalid: nothing was deployed
             report.stages.append(Stage(deploy_stage, "FAILED", str(exc)))
             return False
