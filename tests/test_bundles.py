@@ -189,3 +189,13 @@ def test_cli_reports_bad_input_as_one_error(capsys, tmp_path):
     assert "Valid targets: dev, prod, staging" in capsys.readouterr().err
     assert cli.main(["bundle", "validate", str(tmp_path), "--var", "nope=1"]) == 2
     assert "variable 'nope' is not declared" in capsys.readouterr().err
+
+
+def test_notebook_05_bundle_exercises_tell_wrong_from_right():
+    from lakehouse_lab.exercises import nb05
+
+    assert nb05.q1.check(0).status == "incorrect" and "prod target overrides" in nb05.q1.check(0).message
+    assert nb05.q1.check(2).status == "correct"
+    assert nb05.q3.check({"alert_email": "me@company.com"}).status == "incorrect"
+    assert "not declared" in nb05.q3.check({"alert": "qa-team@company.com"}).message
+    assert nb05.q3.check({"alert_email": "qa-team@company.com"}).status == "correct"

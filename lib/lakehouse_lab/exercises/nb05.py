@@ -1,7 +1,8 @@
 """Exercises of notebook 05 (environments, bundles, git promotion).
 
 >>> from lakehouse_lab.exercises import nb05 as ex
->>> ex.q1.check(2).status                                   # doctest: +SKIP
+>>> prod_retries = 2
+>>> ex.q1.check().status                                    # doctest: +SKIP
 'correct'
 """
 from __future__ import annotations
@@ -33,7 +34,8 @@ q1 = Problem(
     hints=["`load_bundle(target='prod').resources['jobs']['orders_job']['tasks']` is a list of task dicts.",
            "Targets merge their task overrides into the base tasks by `task_key`."],
     solution=("job = load_bundle(target='prod').resources['jobs']['orders_job']\n"
-              "answer_q1 = next(t for t in job['tasks'] if t['task_key'] == 'refresh_orders')['max_retries']"))
+              "prod_retries = next(t for t in job['tasks'] if t['task_key'] == 'refresh_orders')['max_retries']"),
+    var="prod_retries")
 
 
 def _latest_staging_result():
@@ -60,8 +62,9 @@ q2 = Problem(
     "q2", "Query system.lakeflow.deployments for the result of the most recent deployment to staging.",
     check=_check_q2,
     hints=["Filter on `target = 'staging'`.", "`ORDER BY started_at DESC LIMIT 1`, then take `.result`."],
-    solution=("answer_q2 = spark.sql(\"SELECT result FROM system.lakeflow.deployments WHERE target = 'staging' \"\n"
-              "                      \"ORDER BY started_at DESC LIMIT 1\").collect()[0].result"))
+    solution=("last_staging_result = spark.sql(\"SELECT result FROM system.lakeflow.deployments \"\n"
+              "    \"WHERE target = 'staging' ORDER BY started_at DESC LIMIT 1\").first().result"),
+    var="last_staging_result")
 
 
 def _check_q3(answer) -> str | None:
@@ -83,4 +86,5 @@ q3 = Problem(
     "q3", "Give the --var overrides (a dict) that make the staging job alert qa-team@company.com on failure.",
     check=_check_q3,
     hints=["Which variable does resources/orders_job.yml use under email_notifications.on_failure?"],
-    solution="answer_q3 = {'alert_email': 'qa-team@company.com'}")
+    solution="staging_vars = {'alert_email': 'qa-team@company.com'}",
+    var="staging_vars")
