@@ -75,8 +75,8 @@ def test_a_failing_integration_test_leaves_prod_exactly_as_before(repo, spark):
     assert repo.log("main", 1)[0].split(" ", 1)[1].startswith("Roll back staging to")
     assert merged in repo.git("rev-list", "main").split()
     assert repo.deployed_commit("prod") == deployed
-    row = spark.sql("SELECT result, `commit`, table_versions FROM system.lakeflow.deployments "
-                    "WHERE deployment_id = :id", args={"id": failed.deployment_id}).collect()[0]
+    deployments = spark.table("system.lakeflow.deployments")
+    row = deployments.where(deployments.deployment_id == failed.deployment_id).first()
     assert row.result == "ROLLED_BACK" and row.commit == merged
     assert json.loads(row.table_versions)["staging_catalog.analytics.silver_orders"]["before"] == \
         staging_before["staging_catalog.analytics.silver_orders"]
@@ -109,3 +109,14 @@ def test_prod_refuses_a_dirty_tree_and_deploys_nothing(repo, spark):
     finally:
         repo.git("checkout", "-q", "main")
     assert versions.snapshot(spark, [("prod_catalog", "analytics")]) == prod_before
+
+
+def test_bundle_deploy_then_run_runs_the_deployed_job(repo, spark, capsys):
+    from lakehouse_lab import cli
+
+    assert cli.main(["bundle", "deploy", str(repo.path), "--target", "staging"]) == 0
+    assert "Deployed lakehouse_lab_course to target staging" in capsys.readouterr().out
+    assert cli.main(["bundle", "run", str(repo.path), "--target", "staging", "orders_job"]) == 0
+    assert capsys.readouterr().out.startswith("orders_job: SUCCESS")
+    assert cli.main(["bundle", "run", str(repo.path), "--target", "staging", "nightly"]) == 2
+    assert "no deployed job or pipeline 'nightly'" in capsys.readouterr().err
