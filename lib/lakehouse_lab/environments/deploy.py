@@ -244,11 +244,8 @@ def deploy(root: Path | str | None = None, target: str | None = None, variables:
         d.result = "SUCCEEDED" if all(s in ("COMPLETED", "SUCCESS") for s in d.runs.values()) else "FAILED"
         if d.result == "FAILED":
             d.message = "; ".join(f"{k}: {s}" for k, s in d.runs.items() if s not in ("COMPLETED", "SUCCESS"))
-    except Exception as exc:  # noqa: BLE001 - recorded, then raised again
-        d.result, d.message = "FAILED", f"{type(exc).__name__}: {exc}"
-        d.finished_at = _now()
-        record(spark, d)
-        raise
+    except Exception as exc:  # noqa: BLE001 - a run that broke is a FAILED deployment (its versions are kept)
+        d.result, d.message = "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     d.finished_at = _now()
     record(spark, d)
     return d

@@ -249,9 +249,6 @@ class Repo:
         except BundleError as exc:  # refused or invalid: nothing was deployed
             report.stages.append(Stage(deploy_stage, "FAILED", str(exc)))
             return False
-        except Exception as exc:  # noqa: BLE001 - the deploy started: roll it back
-            report.stages.append(Stage(deploy_stage, "FAILED", f"{type(exc).__name__}: {exc}"))
-            return False
         report.deployments[target] = d
         if d.result != "SUCCEEDED":
             report.stages.append(Stage(deploy_stage, "FAILED", d.message))
