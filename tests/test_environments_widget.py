@@ -8,6 +8,7 @@ from lakehouse_lab.config import ConfigError
 from lakehouse_lab.environments import environment_widget
 
 pytestmark = pytest.mark.spark
+pytest.importorskip("lakehouse_lab.dbutils", reason="dbutils arrives with the jobs engine")
 
 
 @pytest.fixture()

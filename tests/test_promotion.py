@@ -112,6 +112,7 @@ def test_prod_refuses_a_dirty_tree_and_deploys_nothing(repo, spark):
 
 
 def test_bundle_deploy_then_run_runs_the_deployed_job(repo, spark, capsys):
+    pytest.importorskip("lakehouse_lab.jobs", reason="jobs run with the jobs engine")
     from lakehouse_lab import cli
 
     assert cli.main(["bundle", "deploy", str(repo.path), "--target", "staging"]) == 0
