@@ -61,7 +61,14 @@ def start(env: str | None = None, app_name: str = "lakehouse-lab"):
     _state["env"] = env
     spark.sql(f"SET CATALOG `{cfg.database.catalog}`")
     spark.sql(f"USE `{cfg.database.schema_name}`")
+    _isolate(spark, env, cfg)
     return spark
+
+
+def _isolate(spark, env: str, cfg: config.EnvironmentConfig) -> None:
+    """Let this session write only into its environment's catalog and ``system`` (enforced by LabCatalog)."""
+    spark.conf.set("spark.lakehouse_lab.environment", env)
+    spark.conf.set("spark.lakehouse_lab.writable_catalogs", f"{cfg.database.catalog},{catalog.SYSTEM_CATALOG}")
 
 
 def stop() -> None:

@@ -80,6 +80,33 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
     return new NoSuchTableException(Identifier.of(fullName(ident.namespace()), ident.name()));
   }
 
+  // ---- environment isolation: a session writes only into its environment's catalog (and system) ----
+  static final String WRITABLE_CONF = "spark.lakehouse_lab.writable_catalogs";
+  static final String ENV_CONF = "spark.lakehouse_lab.environment";
+
+  /** Raised in Python as {@code pyspark.errors.UnsupportedOperationException} with this message. */
+  public static class IsolationException extends UnsupportedOperationException {
+    public IsolationException(String message) { super(message); }
+  }
+
+  private String qualified(Identifier ident) {
+    return name + "." + String.join(".", ident.namespace()) + "." + ident.name();
+  }
+
+  /** Refuses a write into this catalog unless the session's environment may write here. */
+  private void checkWritable(String action) {
+    SparkSession spark = SparkSession.active();
+    String writable = spark.conf().get(WRITABLE_CONF, "");
+    if (writable.isEmpty()) return;
+    for (String allowed : writable.split(",")) {
+      if (allowed.trim().equalsIgnoreCase(name)) return;
+    }
+    String env = spark.conf().get(ENV_CONF, "?");
+    throw new IsolationException("[ENVIRONMENT_ISOLATION] This session is for environment '" + env
+        + "' and cannot " + action + ": catalog '" + name + "' is not writable from it (writable catalogs: " + writable
+        + "). Deploy to that environment (lakehouse-lab bundle deploy --target ...) or start a session for it.");
+  }
+
   // ---- tables ----
   @Override public Set<TableCatalogCapability> capabilities() { return tables().capabilities(); }
 
@@ -96,6 +123,7 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
     try { return tables().loadTable(inner(ident)); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
   @Override public Table loadTable(Identifier ident, Set<TableWritePrivilege> privileges) throws NoSuchTableException {
+    if (!privileges.isEmpty()) checkWritable(privileges + " on table " + qualified(ident));
     try { return tables().loadTable(inner(ident), privileges); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
   @Override public Table loadTable(Identifier ident, String version) throws NoSuchTableException {
@@ -112,49 +140,61 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   }
   @Override public Table createTable(Identifier ident, Column[] columns, Transform[] partitions,
       Map<String, String> properties) throws TableAlreadyExistsException, NoSuchNamespaceException {
+    checkWritable("create table " + qualified(ident));
     return tables().createTable(innerForCreate(ident), columns, partitions, properties);
   }
   @Override public Table createTable(Identifier ident, TableInfo info)
       throws TableAlreadyExistsException, NoSuchNamespaceException {
+    checkWritable("create table " + qualified(ident));
     return tables().createTable(innerForCreate(ident), info);
   }
   @Override public boolean useNullableQuerySchema() { return tables().useNullableQuerySchema(); }
   @Override public Table alterTable(Identifier ident, TableChange... changes) throws NoSuchTableException {
+    checkWritable("alter table " + qualified(ident));
     return tables().alterTable(inner(ident), changes);
   }
   @Override public boolean dropTable(Identifier ident) {
+    checkWritable("drop table " + qualified(ident));
     try { return tables().dropTable(inner(ident)); } catch (NoSuchTableException e) { return false; }
   }
   @Override public boolean purgeTable(Identifier ident) {
+    checkWritable("purge table " + qualified(ident));
     try { return tables().purgeTable(inner(ident)); } catch (NoSuchTableException e) { return false; }
   }
   @Override public void renameTable(Identifier from, Identifier to)
       throws NoSuchTableException, TableAlreadyExistsException {
+    checkWritable("rename table " + qualified(from));
     tables().renameTable(inner(from), inner(to));
   }
 
   // ---- atomic CTAS / RTAS through Delta's staging ----
   @Override public StagedTable stageCreate(Identifier ident, Column[] columns, Transform[] partitions,
       Map<String, String> properties) throws TableAlreadyExistsException, NoSuchNamespaceException {
+    checkWritable("create table " + qualified(ident));
     return tables().stageCreate(innerForCreate(ident), columns, partitions, properties);
   }
   @Override public StagedTable stageCreate(Identifier ident, TableInfo info)
       throws TableAlreadyExistsException, NoSuchNamespaceException {
+    checkWritable("create table " + qualified(ident));
     return tables().stageCreate(innerForCreate(ident), info);
   }
   @Override public StagedTable stageReplace(Identifier ident, Column[] columns, Transform[] partitions,
       Map<String, String> properties) throws NoSuchNamespaceException, NoSuchTableException {
+    checkWritable("replace table " + qualified(ident));
     return tables().stageReplace(innerForCreate(ident), columns, partitions, properties);
   }
   @Override public StagedTable stageReplace(Identifier ident, TableInfo info)
       throws NoSuchNamespaceException, NoSuchTableException {
+    checkWritable("replace table " + qualified(ident));
     return tables().stageReplace(innerForCreate(ident), info);
   }
   @Override public StagedTable stageCreateOrReplace(Identifier ident, Column[] columns, Transform[] partitions,
       Map<String, String> properties) throws NoSuchNamespaceException {
+    checkWritable("create or replace table " + qualified(ident));
     return tables().stageCreateOrReplace(innerForCreate(ident), columns, partitions, properties);
   }
   @Override public StagedTable stageCreateOrReplace(Identifier ident, TableInfo info) throws NoSuchNamespaceException {
+    checkWritable("create or replace table " + qualified(ident));
     return tables().stageCreateOrReplace(innerForCreate(ident), info);
   }
 
@@ -182,14 +222,17 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   }
   @Override public void createNamespace(String[] namespace, Map<String, String> metadata)
       throws NamespaceAlreadyExistsException {
+    checkWritable("create schema " + name + "." + String.join(".", namespace));
     try { namespaces().createNamespace(new String[] {database(namespace)}, metadata); }
     catch (NoSuchNamespaceException e) { throw new IllegalArgumentException("Schema names have one part: " + Arrays.toString(namespace)); }
   }
   @Override public void alterNamespace(String[] namespace, NamespaceChange... changes) throws NoSuchNamespaceException {
+    checkWritable("alter schema " + name + "." + String.join(".", namespace));
     namespaces().alterNamespace(new String[] {database(namespace)}, changes);
   }
   @Override public boolean dropNamespace(String[] namespace, boolean cascade)
       throws NoSuchNamespaceException, NonEmptyNamespaceException {
+    checkWritable("drop schema " + name + "." + String.join(".", namespace));
     return namespaces().dropNamespace(new String[] {database(namespace)}, cascade);
   }
 }

@@ -1,0 +1,54 @@
+"""Delta table versions of a deployment's tables, and ``RESTORE`` to them: the data half of a rollback.
+
+>>> from lakehouse_lab.environments import versions
+>>> before = versions.snapshot(spark, [("staging_catalog", "analytics")])   # doctest: +SKIP
+>>> versions.restore(spark, before)                                          # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import re
+
+# Tables the lab writes for bookkeeping next to a pipeline's datasets; a rollback leaves them alone.
+BOOKKEEPING = re.compile(r"^event_log_")
+
+
+def quote(name: str) -> str:
+    """``catalog.schema.table`` with every part backtick-quoted (backticks inside doubled)."""
+    return ".".join(f"`{part.replace('`', '``')}`" for part in name.split("."))
+
+
+def table_version(spark, name: str) -> int | None:
+    """The current Delta version of ``name`` (``None`` if it is not a Delta table, e.g. a view)."""
+    try:
+        return int(spark.sql(f"DESCRIBE HISTORY {quote(name)} LIMIT 1").collect()[0]["version"])
+    except Exception:  # noqa: BLE001 - views and missing tables have no version
+        return None
+
+
+def snapshot(spark, schemas: list[tuple[str, str]]) -> dict[str, int]:
+    """``{catalog.schema.table: version}`` of every Delta table in the given ``(catalog, schema)`` pairs."""
+    from .. import catalog as lab_catalog
+
+    found = {}
+    for cat, schema in schemas:
+        for name in lab_catalog.list_tables(spark, cat, schema):
+            if BOOKKEEPING.match(name):
+                continue
+            version = table_version(spark, f"{cat}.{schema}.{name}")
+            if version is not None:
+                found[f"{cat}.{schema}.{name}"] = version
+    return found
+
+
+def restore(spark, versions: dict[str, int | None]) -> dict[str, str]:
+    """Put each table back: ``RESTORE TABLE t TO VERSION AS OF v``, or ``DROP TABLE`` when ``v`` is ``None``
+    (the table did not exist). Returns what was done per table."""
+    done = {}
+    for name, version in versions.items():
+        if version is None:
+            spark.sql(f"DROP TABLE IF EXISTS {quote(name)}")
+            done[name] = "dropped"
+        elif table_version(spark, name) != version:
+            spark.sql(f"RESTORE TABLE {quote(name)} TO VERSION AS OF {int(version)}")
+            done[name] = f"restored to version {int(version)}"
+    return done
