@@ -117,7 +117,7 @@ def test_bundle_deploy_then_run_runs_the_deployed_job(repo, spark, capsys):
 
     assert cli.main(["bundle", "deploy", str(repo.path), "--target", "staging"]) == 0
     assert "Deployed lakehouse_lab_course to target staging" in capsys.readouterr().out
-    assert cli.main(["bundle", "run", str(repo.path), "--target", "staging", "orders_job"]) == 0
+    assert cli.main(["bundle", "run", "--target", "staging", "orders_job", str(repo.path)]) == 0
     assert capsys.readouterr().out.startswith("orders_job: SUCCESS")
-    assert cli.main(["bundle", "run", str(repo.path), "--target", "staging", "nightly"]) == 2
+    assert cli.main(["bundle", "run", "--target", "staging", "nightly", str(repo.path)]) == 2
     assert "no deployed job or pipeline 'nightly'" in capsys.readouterr().err

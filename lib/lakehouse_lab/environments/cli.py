@@ -2,7 +2,7 @@
 
     lakehouse-lab bundle validate [DIR] [--target T] [--var k=v] [--output json]
     lakehouse-lab bundle deploy [DIR] --target T [--run]
-    lakehouse-lab bundle run [DIR] --target T KEY
+    lakehouse-lab bundle run --target T KEY [DIR]
     lakehouse-lab promote init|status|pr BRANCH|merge BRANCH|release|history
 """
 from __future__ import annotations
