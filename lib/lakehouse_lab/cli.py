@@ -10,7 +10,7 @@ Lakehouse Lab: Databricks dataflow patterns on a local Apache Spark + Delta Lake
 
 Common commands:
   lakehouse-lab doctor                      check Java, graphviz, jars and the catalog server
-  lakehouse-lab run                         build the course's bronze -> silver -> gold tables
+  lakehouse-lab run                         the main job: ingest -> pipeline (bronze/silver/gold) -> checks
   lakehouse-lab sql "SELECT ..." [--json]   run SQL in the lab (three-level names work)
   lakehouse-lab catalog status|start|stop   the shared catalog server
   lakehouse-lab reset --yes                 delete all lab state (tables, checkpoints, history)
@@ -66,7 +66,7 @@ def _run(args) -> int:
 
     summary = medallion.run(env=args.env, orders=args.orders, batches=args.batches)
     print(summary.to_text())
-    return 0
+    return 0 if summary.result_state == "SUCCESS" else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["status", "start", "stop"])
     p.set_defaults(func=_catalog)
 
-    p = sub.add_parser("run", help="the main job: generate orders and build bronze -> silver -> gold")
+    p = sub.add_parser("run", help="the main job: ingest orders, run the course pipeline, validate, notify")
     p.add_argument("--env", default="dev")
     p.add_argument("--orders", type=int, default=20_000, help="orders to generate (default 20000)")
     p.add_argument("--batches", type=int, default=2, help="files landed, one batch each (default 2)")
