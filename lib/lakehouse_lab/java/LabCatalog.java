@@ -45,7 +45,11 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   @Override public String[] defaultNamespace() { return new String[] {"default"}; }
 
   private Object sessionCatalog() {
-    return SparkSession.active().sessionState().catalogManager().v2SessionCatalog();
+    SparkSession session = SparkSession.active();
+    // A py4j thread (a job task, a notebook worker) may have no active session; SQLConf.get would then
+    // fall back to defaults and hand out Spark's built-in session catalog instead of Delta's.
+    SparkSession.setActiveSession(session);
+    return session.sessionState().catalogManager().v2SessionCatalog();
   }
   private StagingTableCatalog tables() { return (StagingTableCatalog) sessionCatalog(); }
   private SupportsNamespaces namespaces() { return (SupportsNamespaces) sessionCatalog(); }

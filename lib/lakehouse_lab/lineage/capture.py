@@ -48,6 +48,9 @@ def _install_hooks() -> None:
         return
     _state["hooks"] = True
     atexit.register(_flush_at_exit)
+    from ..pipelines import flows  # the engine writes streaming tables with foreachBatch: record at start
+
+    flows.on_stream_start.append(lambda df, target, _flow: record_stream(df, target))
     try:
         from IPython import get_ipython
 
