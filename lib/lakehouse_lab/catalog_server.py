@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -134,10 +135,32 @@ def ensure_running(port: int | None = None) -> int:
         if proc.poll() is not None:
             raise CatalogServerError(f"The catalog server exited with code {proc.returncode}; see {log_file()}.")
         if _accepting(port):
+            _create_database(java, port)
             return port
         time.sleep(0.1)
     raise CatalogServerError(f"The catalog server did not answer on port {port} within {START_TIMEOUT_S:.0f} s; "
                              f"see {log_file()}.")
+
+
+def _create_database(java: str, port: int) -> None:
+    """Create the metastore database once, before any Spark session connects.
+
+    Spark's metastore client opens several connections at once; if each asked Derby to create the database,
+    two creations would race and leave a half-made folder. A half-made folder (no ``service.properties``) is
+    removed first: it holds nothing.
+    """
+    database = _folder() / "db" / "metastore"
+    if (database / "service.properties").exists():
+        return
+    if database.exists():
+        shutil.rmtree(database)
+    classpath = os.pathsep.join(str(j) for j in jars.cached()
+                                if any(n in j.name for n in ("derbytools-", "derbyclient-", "derbyshared-")))
+    script = f"connect '{jdbc_url(port)}';\nexit;\n"
+    done = subprocess.run([java, "-cp", classpath, "org.apache.derby.tools.ij"], input=script, text=True,
+                          capture_output=True, timeout=120)
+    if done.returncode != 0 or not (database / "service.properties").exists():
+        raise CatalogServerError(f"Could not create the metastore database: {done.stdout[-500:]} {done.stderr[-500:]}")
 
 
 def stop(timeout: float = 10.0) -> bool:
