@@ -51,24 +51,33 @@ def test_unknown_names_are_explained(spark, scratch_schema):
         spark.sql("SELECT * FROM dev_catalog.analytics.no_such_table")
 
 
-def run_cli(*args: str) -> str:
+def run_cli(*args: str, home: str | None = None) -> str:
     """Run ``lakehouse-lab`` in a new process (as a second notebook kernel would) and return its stdout."""
+    env = {**os.environ, "CI": "1", **({"LAKEHOUSE_LAB_HOME": home} if home else {})}
     done = subprocess.run([sys.executable, "-m", "lakehouse_lab.cli", *args], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "CI": "1"})
+                          timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
-def test_another_process_sees_the_same_tables_and_a_killed_server_comes_back(spark, scratch_schema):
+def test_another_process_sees_the_same_tables(spark, scratch_schema):
     t = f"{scratch_schema}.shared"
     spark.sql(f"CREATE TABLE {t} AS SELECT 'written by the first kernel' AS note")
     out = run_cli("sql", f"SELECT note, 1 AS n FROM {t}", "--json")
     assert [json.loads(line) for line in out.splitlines()] == [{"note": "written by the first kernel", "n": 1}]
 
-    pid = catalog_server.status()["pid"]
-    os.kill(pid, 9)
+
+def test_a_killed_server_is_restarted_by_the_next_start_with_every_table(tmp_path, monkeypatch):
+    """In a lab root of its own, so the shared session of the other tests keeps its server."""
+    home = str(tmp_path / "lab")
+    run_cli("sql", "CREATE TABLE dev_catalog.analytics.kept AS SELECT 42 AS answer", home=home)
+    monkeypatch.setenv("LAKEHOUSE_LAB_HOME", home)
+    before = catalog_server.status()
+    assert before["running"]
+    os.kill(before["pid"], 9)
     assert not catalog_server.status()["running"]
-    import lakehouse_lab as lab
-    lab.start()  # restarts the server; the metastore is on disk
-    assert catalog_server.status()["running"] and catalog_server.status()["pid"] != pid
-    assert spark.table(t).first().note == "written by the first kernel"
+    out = run_cli("sql", "SELECT answer FROM dev_catalog.analytics.kept", "--json", home=home)
+    assert json.loads(out.splitlines()[-1]) == {"answer": 42}
+    after = catalog_server.status()
+    assert after["running"] and after["pid"] != before["pid"]
+    catalog_server.stop()
