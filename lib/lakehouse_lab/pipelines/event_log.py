@@ -16,6 +16,8 @@ Events are buffered during an update and appended in one commit per table when i
 """
 from __future__ import annotations
 
+import threading
+
 import datetime as dt
 import json
 import re
@@ -102,8 +104,20 @@ def _append(spark, table: str, rows: list[tuple], schema: str) -> None:
     spark.createDataFrame(rows, schema).write.mode("append").saveAsTable(table)
 
 
+_CREATE_LOCK = threading.Lock()
+
+
 def ensure_tables(spark, catalog: str, schema: str, pipeline_name: str) -> None:
-    """Create the event log and the two system tables if missing (idempotent)."""
+    """Create the event log and the two system tables if missing (idempotent).
+
+    Serialised within the process: two pipeline tasks of one job start updates at the same moment, and two
+    concurrent Delta creates of one table leave a half-written location behind.
+    """
+    with _CREATE_LOCK:
+        _create_missing(spark, catalog, schema, pipeline_name)
+
+
+def _create_missing(spark, catalog: str, schema: str, pipeline_name: str) -> None:
     for table, columns in ((event_log_table(pipeline_name, catalog, schema), EVENT_LOG_SCHEMA),
                            (PIPELINE_EVENTS, PIPELINE_EVENTS_SCHEMA), (PIPELINE_UPDATES, PIPELINE_UPDATES_SCHEMA)):
         if not spark.catalog.tableExists(table):
