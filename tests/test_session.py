@@ -13,7 +13,7 @@ def test_one_session_per_process_configured_for_the_lab(spark):
     conf = spark.conf
     assert conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
     assert int(conf.get("spark.sql.shuffle.partitions")) <= 8
-    assert conf.get("spark.sql.warehouse.dir").startswith(str(paths.lab_root()))
+    assert conf.get("spark.sql.warehouse.dir").removeprefix("file:").startswith(str(paths.lab_root()))
     assert spark.sql("SELECT current_catalog() AS c, current_schema() AS s").first() == ("dev_catalog", "analytics")
 
 
