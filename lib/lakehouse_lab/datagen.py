@@ -226,6 +226,21 @@ def _count(spark, table_name: str) -> int:
     return spark.table(table_name).count() if spark.catalog.tableExists(table_name) else 0
 
 
+def reset_orders(spark, env: str | None = None) -> None:
+    """Forget an environment's landed orders: drop its bronze table, landing files and ingest checkpoint.
+
+    A sandbox reset, for when a lesson needs a known sample (e.g. clean data in dev)::
+
+        reset_orders(spark, env="dev"); prepare_sources(spark, orders=600, batches=1, rates=Defects.none())
+    """
+    import shutil
+
+    target = bronze_table("orders", env)
+    spark.sql("DROP TABLE IF EXISTS IDENTIFIER(:t)", args={"t": target})
+    for folder in (landing_dir("orders", env), paths.under(paths.lab_root(), "checkpoints", "ingest", target)):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def prepare_sources(spark, orders: int = 20_000, batches: int = 2, seed: int = 42, rates: Defects | None = None,
                     env: str | None = None) -> dict:
     """Land ``batches`` files of ``orders // batches`` orders (if not landed yet) and ingest them."""
