@@ -40,7 +40,7 @@ notebooks: setup
 # Notebook exercises raise on anything but a correct answer under LAKEHOUSE_LAB_STRICT (the solutions must pass).
 test: setup
 	$(LAB) catalog start
-	status=0; $(PY) -m pytest -q tests && LAKEHOUSE_LAB_STRICT=1 $(PY) -m pytest -q --nbval-lax $(NOTEBOOKS) || status=$$?; \
+	status=0; $(PY) -m pytest -q --durations=15 tests && LAKEHOUSE_LAB_STRICT=1 $(PY) -m pytest -q --nbval-lax $(NOTEBOOKS) || status=$$?; \
 	  $(LAB) catalog stop; exit $$status
 
 lab: setup
