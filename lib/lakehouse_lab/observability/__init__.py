@@ -1,0 +1,8 @@
+"""Observability and troubleshooting on the ``system`` tables the pipelines and jobs write.
+
+* :mod:`.queries` — the course's monitoring and troubleshooting queries (parameterised);
+* :mod:`.generator` — days of generated run history (labelled as generated) for dashboards and p95s;
+* :mod:`.dashboard` — one call renders the monitoring dashboard (matplotlib), also to an HTML file;
+* :mod:`.alerts` — alert rules on the system tables, sent by SMTP and webhooks, deduplicated, retried;
+* :mod:`.drills` — troubleshooting drills: each injects one real fault and checks the fix.
+"""
