@@ -78,8 +78,8 @@ class EventBuffer:
         rows = [(self.pipeline_id, self.pipeline_name, self.update_id, e["id"], e["sequence"], e["event_type"],
                  e["level"], e["message"], e["timestamp"], e["details"], e["error"], e["origin"]["flow_name"],
                  e["origin"]["dataset_name"], self.env) for e in self.events]
-        _append(spark, PIPELINE_EVENTS, rows, PIPELINE_EVENTS_SCHEMA)
-        _append(spark, PIPELINE_UPDATES, [tuple(update_row[c.split()[0]] for c in _columns(PIPELINE_UPDATES_SCHEMA))],
+        append_rows(spark, PIPELINE_EVENTS, rows, PIPELINE_EVENTS_SCHEMA)
+        append_rows(spark, PIPELINE_UPDATES, [tuple(update_row[c.split()[0]] for c in _columns(PIPELINE_UPDATES_SCHEMA))],
                 PIPELINE_UPDATES_SCHEMA)
         self.events.clear()
 
@@ -100,7 +100,7 @@ def _flow_id(pipeline_id: str, flow: str) -> str:
     return str(uuid.uuid5(uuid.UUID(pipeline_id), flow))
 
 
-def _append(spark, table: str, rows: list[tuple], schema: str) -> None:
+def append_rows(spark, table: str, rows: list[tuple], schema: str) -> None:
     spark.createDataFrame(rows, schema).write.mode("append").saveAsTable(table)
 
 
