@@ -12,6 +12,16 @@ def spark():
     yield session
 
 
+@pytest.fixture(autouse=True)
+def back_to_dev():
+    """Tests that switch the session's environment must not leak it into the next test."""
+    yield
+    from lakehouse_lab import session
+
+    if session._state["spark"] is not None and session.current_env() != "dev":
+        session.start("dev")
+
+
 @pytest.fixture()
 def scratch_schema(spark):
     """A fresh, empty schema in the dev catalog for one test: ``dev_catalog.<name>``; dropped afterwards."""

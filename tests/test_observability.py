@@ -6,7 +6,7 @@ import pytest
 
 from lakehouse_lab.notify import SmtpReceiver, WebhookReceiver
 from lakehouse_lab.notify.smtp import free_port
-from lakehouse_lab.observability import alerts, dashboard, generator, queries
+from lakehouse_lab.observability import alerts, charts, generator, queries
 
 PROFILE = generator.Profile(failure_rate=0.15, timeout_rate=0.05, retry_rate=0.2, slow_day_rate=0.5,
                             quality_drop_day_rate=0.5)
@@ -71,7 +71,7 @@ def test_quality_and_rows_series_come_from_the_event_details(spark, history):
 
 
 def test_dashboard_draws_four_panels_and_writes_html(spark, history, tmp_path):
-    board = dashboard.dashboard(spark, days=5)
+    board = charts.dashboard(spark, days=5)
     axes = board.figure().axes
     assert len(axes) == 4 and all(ax.has_data() for ax in axes)
     page = board.save_html(tmp_path / "board.html").read_text()
@@ -79,7 +79,7 @@ def test_dashboard_draws_four_panels_and_writes_html(spark, history, tmp_path):
 
 
 def test_empty_history_gives_labelled_empty_panels():
-    board = dashboard.Dashboard(days=7, outcomes=[], durations=[], quality=[], rows=[])
+    board = charts.Dashboard(days=7, outcomes=[], durations=[], quality=[], rows=[])
     axes = board.figure().axes
     assert len(axes) == 4 and not any(ax.has_data() for ax in axes)
     assert all(any("no data in the last 7 days" in t.get_text() for t in ax.texts) for ax in axes)

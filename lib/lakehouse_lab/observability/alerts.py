@@ -262,3 +262,19 @@ class AlertManager:
 
 def _from_row(row) -> Alert:
     return Alert(row.rule, row.alert_key, row.severity, row.summary, json.loads(row.details or "{}"))
+
+
+def standard_rules(channels: tuple, job_name: str | None = None) -> list[Rule]:
+    """The course's rule set: failures (all channels), slow runs and quality drops (chat and email), and a
+    job without a successful run for 24 h (paging when configured).
+
+    >>> [r.name for r in standard_rules(("email",), job_name="etl")]
+    ['job_failed', 'duration_above_p95', 'pass_rate_below', 'no_successful_run']
+    """
+    quiet = tuple(c for c in channels if c in ("paging",)) or channels
+    calm = tuple(c for c in channels if c != "paging") or channels
+    rules = [JobFailed(job_name=job_name, channels=channels), DurationAboveP95(job_name=job_name, channels=calm),
+             PassRateBelow(channels=calm)]
+    if job_name:
+        rules.append(NoSuccessfulRun(job_name=job_name, channels=quiet))
+    return rules
