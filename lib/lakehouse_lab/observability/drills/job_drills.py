@@ -21,7 +21,8 @@ SELECT task_key,
        max_by(result_state, period_end_time) AS result_state,
        max_by(termination_code, period_end_time) AS termination_code,
        max_by(error_message, period_end_time) AS error_message,
-       max_by((unix_millis(period_end_time) - unix_millis(period_start_time)) / 1000.0, period_end_time) AS seconds
+       max_by(CAST((unix_millis(period_end_time) - unix_millis(period_start_time)) / 1000.0 AS DOUBLE),
+              period_end_time) AS seconds
 FROM system.lakeflow.job_task_run_timeline WHERE job_run_id = :run_id
 GROUP BY task_key ORDER BY task_key"""
 
@@ -162,3 +163,22 @@ class FailingTask(Drill):
                     "tasks": {k: t.state for k, t in run.tasks.items()}}
         ok = (row.run_id == self.failed.run_id and row.result_state == "SUCCESS" and row.repair_count >= 1)
         return Verdict(ok, f"run {run.run_id} after repair #{run.repair_count}: {row.result_state}", evidence)
+
+
+def sleep_task(seconds: float) -> str:
+    """A task that waits ``seconds`` (for a source that never arrives)."""
+    import time
+
+    time.sleep(float(seconds))
+    return f"waited {seconds} s"
+
+
+def timeout_run(job_name: str, timeout_seconds: int = 1):
+    """Run a one-task job that outlives its ``timeout_seconds``: the run ends ``TIMEDOUT``."""
+    from ...jobs import run_job
+
+    return run_job({"name": job_name, "timeout_seconds": timeout_seconds, "tasks": [
+        {"task_key": "wait_for_source", "python_task": {"function": sleep_task,
+                                                         "kwargs": {"seconds": timeout_seconds + 2}}}]},
+                   progress=False)
+
