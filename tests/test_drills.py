@@ -120,3 +120,6 @@ def test_missing_lineage_appears_once_written_through_the_name(spark, schema):
     verdict = d.verify()
     assert verdict, verdict
     assert verdict.evidence["upstream"] == [d.table("orders")]
+    again = drills.drill("missing_lineage", schema=schema)  # the lineage above is history, not this run's
+    again.inject()
+    assert again.detect().count() == 0

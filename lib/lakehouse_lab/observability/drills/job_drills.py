@@ -135,7 +135,7 @@ class FailingTask(Drill):
         run = latest_run(self.job_name)
         roots = root_cause_tasks(run.run_id)
         below = _dependents(run.settings)
-        blocked, stack = [], [k for k in roots]
+        blocked, stack = [], list(roots)
         while stack:
             for child in below[stack.pop()]:
                 if child not in blocked:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .base import Drill, Verdict
 
 UPSTREAM = """SELECT DISTINCT source_table_full_name, target_table_full_name, entity_type
-FROM system.access.table_lineage WHERE target_table_full_name = :table"""
+FROM system.access.table_lineage WHERE target_table_full_name = :table AND event_time >= :since"""
 
 
 class MissingLineage(Drill):
@@ -27,6 +27,7 @@ class MissingLineage(Drill):
     def __init__(self, schema: str = "drills"):
         super().__init__(schema)
         self.by_name = False
+        self.since = None
 
     def _totals(self):
         return self.spark.table(self.table("orders")).groupBy("order_date").agg({"amount": "sum"}) \
@@ -45,6 +46,8 @@ class MissingLineage(Drill):
     def _inject(self):
         import shutil
 
+        # lineage is history: an earlier run of this drill left rows for the same table name; look after now
+        self.since = self.spark.sql("SELECT current_timestamp() AS now").first().now
         self.sql("DROP TABLE IF EXISTS IDENTIFIER(:t)", t=self.table("daily_totals"))
         shutil.rmtree(self.folder("daily_totals"), ignore_errors=True)
         self.sql("CREATE OR REPLACE TABLE IDENTIFIER(:t) AS SELECT concat('O', id) AS order_id, "
@@ -58,11 +61,12 @@ class MissingLineage(Drill):
         return {"table": self.table("daily_totals"), "written_by": how, "path": str(self.folder("daily_totals"))}
 
     def upstream(self):
-        """Lineage rows whose target is ``daily_totals`` (a DataFrame; stores pending lineage first)."""
+        """Lineage rows recorded since :meth:`inject` whose target is ``daily_totals`` (a DataFrame; stores
+        pending lineage first)."""
         from ... import lineage
 
         lineage.flush(self.spark)
-        return self.sql(UPSTREAM, table=self.table("daily_totals"))
+        return self.sql(UPSTREAM, table=self.table("daily_totals"), since=self.since)
 
     def _detect(self):
         return self.upstream()
