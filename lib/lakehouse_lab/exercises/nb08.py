@@ -43,9 +43,11 @@ def _check_q1(d) -> str | None:
     if problem:
         return problem
     quality = _spark().sql(
-        "SELECT count(*) FROM system.lakeflow.pipeline_events WHERE pipeline_name = :p AND flow_name = 'silver_products' "
-        "AND get_json_object(details, '$.flow_progress.data_quality.expectations') IS NOT NULL",
-        args={"p": PIPELINE}).first()[0]
+        "SELECT count(*) FROM system.lakeflow.pipeline_events e JOIN system.lakeflow.pipeline_updates u "
+        "ON e.update_id = u.update_id WHERE u.catalog = 'dev_catalog' AND u.pipeline_name LIKE concat('%', :p) "
+        "AND u.start_time >= :since AND e.flow_name = 'silver_products' "
+        "AND get_json_object(e.details, '$.flow_progress.data_quality.expectations') IS NOT NULL",
+        args={"p": PIPELINE, "since": d.started_at}).first()[0]
     return None if quality else "No data-quality metrics for silver_products: declare CONSTRAINT … EXPECT in it."
 
 

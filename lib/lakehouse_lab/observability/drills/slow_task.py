@@ -116,8 +116,10 @@ class SlowTask(Drill):
         return {r.task_key: float(r.seconds) for r in task_states(run_id).collect()}
 
     def _detect(self):
+        """The three sibling tasks that read the same orders, slowest first (``prepare_orders`` writes them)."""
         run = latest_run(self.job_name)
-        return task_states(run.run_id).select("task_key", "result_state", "seconds").orderBy("seconds", ascending=False)
+        return (task_states(run.run_id).where("task_key <> 'prepare_orders'")
+                .select("task_key", "result_state", "seconds").orderBy("seconds", ascending=False))
 
     def _diagnose(self) -> dict:
         import json
