@@ -80,9 +80,14 @@ def dashboard(spark, days: int = 30) -> Dashboard:
     """Query the system tables for the last ``days`` days and return the dashboard (it shows itself)."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
-    return Dashboard(days, queries.outcomes_per_day(spark, days).collect(),
-                     queries.duration_trend(spark, days).collect(), queries.quality_pass_rates(spark, days).collect(),
-                     queries.rows_per_flow(spark, days).collect())
+    flows = queries._flow_progress(spark, days).cache()  # parsed once, aggregated twice
+    try:
+        return Dashboard(days, queries.outcomes_per_day(spark, days).collect(),
+                         queries.duration_trend(spark, days).collect(),
+                         queries.quality_pass_rates(spark, days, flows).collect(),
+                         queries.rows_per_flow(spark, days, flows).collect())
+    finally:
+        flows.unpersist()
 
 
 def _outcomes(ax, rows) -> None:

@@ -142,9 +142,10 @@ def _flow_progress(spark, days: int):
           AND timestamp >= current_date() - make_dt_interval(:days)""", args={"days": int(days)})
 
 
-def quality_pass_rates(spark, days: int = 30):
-    """Pass rate (passed / checked records) per expectation and day."""
-    return (_flow_progress(spark, days)
+def quality_pass_rates(spark, days: int = 30, flow_progress=None):
+    """Pass rate (passed / checked records) per expectation and day (``flow_progress``: a reused
+    :func:`_flow_progress` frame)."""
+    return ((flow_progress if flow_progress is not None else _flow_progress(spark, days))
             .selectExpr("day", "explode(expectations) AS e")
             .selectExpr("day", "concat(e.dataset, '.', e.name) AS expectation", "e.passed_records", "e.failed_records")
             .groupBy("day", "expectation")
@@ -154,7 +155,7 @@ def quality_pass_rates(spark, days: int = 30):
             .orderBy("day", "expectation"))
 
 
-def rows_per_flow(spark, days: int = 30):
+def rows_per_flow(spark, days: int = 30, flow_progress=None):
     """Rows written per pipeline flow and day."""
-    return (_flow_progress(spark, days).where("output_rows IS NOT NULL")
+    return ((flow_progress if flow_progress is not None else _flow_progress(spark, days)).where("output_rows IS NOT NULL")
             .groupBy("day", "flow_name").agg(F.sum("output_rows").alias("rows")).orderBy("day", "flow_name"))
