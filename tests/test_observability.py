@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from lakehouse_lab.jobs import flush
 from lakehouse_lab.notify import SmtpReceiver, WebhookReceiver
 from lakehouse_lab.notify.smtp import free_port
 from lakehouse_lab.observability import alerts, charts, generator, queries
@@ -34,6 +35,7 @@ def test_generated_history_is_labelled_and_has_the_profile_mix(spark, history):
 
 
 def test_generating_again_replaces_generated_rows_only(spark, history):
+    flush()  # real runs of earlier tests may still be on their way into the history tables
     real_before = spark.sql(f"SELECT count(*) FROM {queries.JOB_RUNS} WHERE trigger <> 'GENERATED'").first()[0]
     again = generator.generate_history(spark, days=2, runs_per_day=6, profile=PROFILE, seed=3)
     try:
