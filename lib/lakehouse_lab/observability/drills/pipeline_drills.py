@@ -57,6 +57,16 @@ class PipelineDrill(Drill):
         """ERROR events of the pipeline's latest update (a DataFrame, empty when it completed)."""
         return self.sql(LATEST_ERRORS, pipeline=self.pipeline, catalog=self.catalog, schema=self.schema)
 
+    def _first_update(self, rows: int, definition: str) -> None:
+        """Create the drill's source (``rows`` orders), write ``definition`` and run a healthy first update."""
+        self.sql("CREATE OR REPLACE TABLE IDENTIFIER(:t) AS SELECT concat('O', id) AS order_id, "
+                 "concat('C', id % 50) AS customer_id, CAST(10 + id % 90 AS DOUBLE) AS amount FROM range(:n)",
+                 t=self.table("source"), n=int(rows))
+        self.write_definition(definition)
+        first = self.run_pipeline()
+        if first.state != "COMPLETED":
+            raise RuntimeError(f"drill set-up: the first update should complete, got {first.state}: {first.error}")
+
     def _detect(self):
         return self.latest_errors()
 
@@ -84,12 +94,7 @@ class BrokenExpectation(PipelineDrill):
 
     def _inject(self):
         src = self.table("source")
-        self.sql("CREATE OR REPLACE TABLE IDENTIFIER(:t) AS SELECT concat('O', id) AS order_id, "
-                 "concat('C', id % 50) AS customer_id, CAST(10 + id % 90 AS DOUBLE) AS amount FROM range(300)", t=src)
-        self.write_definition(self._sql("FAIL UPDATE"))
-        first = self.run_pipeline()
-        if first.state != "COMPLETED":
-            raise RuntimeError(f"drill set-up: the first update should complete, got {first.state}: {first.error}")
+        self._first_update(300, self._sql("FAIL UPDATE"))
         # the faulty batch: three refunds booked as negative or zero amounts
         self.sql("INSERT INTO IDENTIFIER(:t) VALUES ('R1', 'C1', -25.0), ('R2', 'C2', 0.0), ('R3', 'C3', -5.5)", t=src)
         self.failed = self.run_pipeline()
@@ -140,12 +145,7 @@ class SchemaChange(PipelineDrill):
 
     def _inject(self):
         src = self.table("source")
-        self.sql("CREATE OR REPLACE TABLE IDENTIFIER(:t) AS SELECT concat('O', id) AS order_id, "
-                 "concat('C', id % 50) AS customer_id, CAST(10 + id % 90 AS DOUBLE) AS amount FROM range(200)", t=src)
-        self.write_definition(self._sql("amount"))
-        first = self.run_pipeline()
-        if first.state != "COMPLETED":
-            raise RuntimeError(f"drill set-up: the first update should complete, got {first.state}: {first.error}")
+        self._first_update(200, self._sql("amount"))
         # the upstream team's release: same data, the column renamed, the table overwritten with the new schema
         renamed = self.spark.range(200).selectExpr("concat('O', id) AS order_id", "concat('C', id % 50) AS customer_id",
                                                    "CAST(10 + id % 90 AS DOUBLE) AS order_amount")
