@@ -12,7 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from . import catalog_server, jars
+from . import catalog_server, class_archive, jars
 
 
 @dataclass
@@ -75,8 +75,16 @@ def _catalog() -> Check:
     return Check("catalog server", True, detail)
 
 
+def _class_archive() -> Check:
+    archive = class_archive.archive_path()
+    if archive.exists():
+        return Check("JVM class archive (faster starts)", True, f"{archive.name}, {archive.stat().st_size // 2**20} MiB")
+    return Check("JVM class archive (faster starts)", True, "not recorded: sessions start without it",
+                 "python -m lakehouse_lab.class_archive   (make setup does it)")
+
+
 def checks() -> list[Check]:
-    return [_java(), _javac(), _dot(), _python_packages(), _jars(), _catalog()]
+    return [_java(), _javac(), _dot(), _python_packages(), _jars(), _class_archive(), _catalog()]
 
 
 def report(quiet: bool = False) -> bool:

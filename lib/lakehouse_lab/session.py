@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import catalog, catalog_server, config, jars, lineage, paths
+from . import catalog, catalog_server, class_archive, config, jars, lineage, paths
 
 _state: dict = {"spark": None, "env": None}
 
@@ -97,7 +97,9 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
     settings = {
         "spark.jars": ",".join(str(j) for j in jar_files),
         "spark.driver.extraClassPath": os.pathsep.join(derby_client),
-        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{log4j} -Dderby.stream.error.field=java.lang.System.err",
+        "spark.driver.extraJavaOptions": " ".join([f"-Dlog4j.configurationFile=file:{log4j}",
+                                                   "-Dderby.stream.error.field=java.lang.System.err",
+                                                   *class_archive.java_options()]),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.catalogImplementation": "hive",

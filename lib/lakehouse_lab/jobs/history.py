@@ -60,6 +60,11 @@ TIMELINE_STATE = {"SUCCESS": ("SUCCEEDED", "SUCCESS"), "SUCCESS_WITH_FAILURES": 
                   "INTERNAL_ERROR": ("ERROR", "INTERNAL_ERROR")}
 
 
+QUIET_S = 1.0       # an event followed by none for this long is committed
+MAX_DELAY_S = 10.0  # and none waits longer than this while events keep coming
+_COMMIT_NOW = {"done", "flush"}
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -95,16 +100,14 @@ class _Writer(threading.Thread):
         """The run's last event is queued: drop its journal once everything is committed."""
         self.queue.put((run_id, {"kind": "done"}))
 
+    def hurry(self) -> None:
+        """Commit what is queued now instead of waiting for a quiet moment."""
+        self.queue.put((None, {"kind": "flush"}))
+
     # -- the writer thread ----------------------------------------------------------------------------
     def run(self) -> None:
         while True:
-            batch = [self.queue.get()]
-            time.sleep(0.05)
-            while True:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._gather()
             try:
                 self._write(batch)
             except Exception as exc:  # noqa: BLE001 - kept in the journal, replayed at the next start
@@ -113,7 +116,26 @@ class _Writer(threading.Thread):
                 for _ in batch:
                     self.queue.task_done()
 
+    def _gather(self) -> list:
+        """The next batch: events that follow each other closely are committed together, so a burst of
+        short tasks costs one Delta commit per table instead of one per task, and commits do not compete
+        with the tasks for the two cores. A run's end (or :func:`flush`) commits at once."""
+        batch = [self.queue.get()]
+        first = time.monotonic()
+        while batch[-1][1]["kind"] not in _COMMIT_NOW and time.monotonic() - first < MAX_DELAY_S:
+            try:
+                batch.append(self.queue.get(timeout=QUIET_S))
+            except queue.Empty:
+                break
+        while True:
+            try:
+                batch.append(self.queue.get_nowait())
+            except queue.Empty:
+                return batch
+
     def _write(self, batch) -> None:
+        if all(event["kind"] == "flush" for _, event in batch):
+            return
         if self.spark is None:
             import lakehouse_lab as lab
 
@@ -122,7 +144,7 @@ class _Writer(threading.Thread):
             recover(self.spark)
             self.ready = True
         ensure_tables(self.spark)
-        events = [(r, e) for r, e in batch if e["kind"] != "done"]
+        events = [(r, e) for r, e in batch if e["kind"] not in _COMMIT_NOW]
         write_events(self.spark, [e for _, e in events])
         committed: dict[int, list[int]] = {}
         for run_id, event in events:
@@ -154,6 +176,7 @@ def writer(spark) -> _Writer:
 def flush() -> None:
     """Wait until every queued history event is committed to Delta."""
     if "w" in _writer:
+        _writer["w"].hurry()
         _writer["w"].queue.join()
 
 
