@@ -63,6 +63,36 @@ def test_a_dev_session_reads_prod_but_every_write_is_refused(spark, prod_table):
     assert table_version(spark, prod_table) == version
 
 
+def test_delta_commands_the_delta_table_api_paths_and_streams_are_refused_too(spark, prod_table, tmp_path):
+    from delta.tables import DeltaTable
+
+    with as_environment("prod"):
+        spark.sql(f"INSERT INTO {prod_table} VALUES (2)")  # a second version: RESTORE to the first has work to do
+    version = table_version(spark, prod_table)
+    for action, statement in {"RESTORE table": f"RESTORE TABLE {prod_table} TO VERSION AS OF 0",
+                              "OPTIMIZE table": f"OPTIMIZE {prod_table}",
+                              "VACUUM table": f"VACUUM {prod_table} RETAIN 0 HOURS"}.items():
+        with pytest.raises(UnsupportedOperationException, match=refused(action, prod_table)):
+            spark.sql(statement)
+    table = DeltaTable.forName(spark, prod_table)
+    with pytest.raises(UnsupportedOperationException, match=refused("DELETE FROM table", prod_table)):
+        table.delete("x = 1")
+    with pytest.raises(UnsupportedOperationException, match=refused("UPDATE table", prod_table)):
+        table.update("x = 1", {"x": "5"})
+    with pytest.raises(UnsupportedOperationException, match=refused("MERGE INTO table", prod_table)):
+        (table.alias("t").merge(spark.range(1).selectExpr("CAST(id AS INT) AS x").alias("s"), "t.x = s.x")
+         .whenNotMatchedInsertAll().execute())
+    location = spark.sql(f"DESCRIBE DETAIL {prod_table}").first().location
+    with pytest.raises(UnsupportedOperationException, match=refused("write into table", prod_table)):
+        spark.range(1).selectExpr("CAST(id AS INT) AS x").write.format("delta").mode("append").save(location)
+    rate = spark.readStream.format("rate").load().selectExpr("CAST(value AS INT) AS x")
+    with pytest.raises(UnsupportedOperationException, match=refused("stream into table", prod_table)):
+        rate.writeStream.option("checkpointLocation", str(tmp_path / "cp")).toTable(prod_table)
+    assert not spark.streams.active
+    assert sorted(r.x for r in spark.table(prod_table).collect()) == [1, 2]
+    assert table_version(spark, prod_table) == version
+
+
 def test_a_prod_session_writes_prod_and_dev_becomes_read_only(spark, prod_table):
     with as_environment("prod"):
         spark.sql(f"INSERT INTO {prod_table} VALUES (2)")

@@ -11,7 +11,8 @@ from lakehouse_lab.config import ConfigError
 def test_one_session_per_process_configured_for_the_lab(spark):
     assert lab.start() is spark
     conf = spark.conf
-    assert conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf.get("spark.sql.extensions").split(",") == ["io.delta.sql.DeltaSparkSessionExtension",
+                                                           "io.lakehouselab.IsolationExtension"]
     assert int(conf.get("spark.sql.shuffle.partitions")) <= 8
     assert conf.get("spark.sql.warehouse.dir").removeprefix("file:").startswith(str(paths.lab_root()))
     assert spark.sql("SELECT current_catalog() AS c, current_schema() AS s").first() == ("dev_catalog", "analytics")

@@ -100,7 +100,8 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
         "spark.driver.extraJavaOptions": " ".join([f"-Dlog4j.configurationFile=file:{log4j}",
                                                    "-Dderby.stream.error.field=java.lang.System.err",
                                                    *class_archive.java_options()]),
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        # Delta's SQL, then the lab's check that refuses writes outside the session's environment
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,io.lakehouselab.IsolationExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.sources.default": "delta",

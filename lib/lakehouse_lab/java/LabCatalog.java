@@ -98,17 +98,19 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   }
 
   /** Refuses a write into this catalog unless the session's environment may write here. */
-  private void checkWritable(String action) {
-    SparkSession spark = SparkSession.active();
+  private void checkWritable(String action) { checkWritable(SparkSession.active(), name, action); }
+
+  /** Refuses a write into lab catalog {@code catalog} unless {@code spark}'s environment may write there. */
+  static void checkWritable(SparkSession spark, String catalog, String action) {
     String writable = spark.conf().get(WRITABLE_CONF, "");
     if (writable.isEmpty()) return;
     for (String allowed : writable.split(",")) {
-      if (allowed.trim().equalsIgnoreCase(name)) return;
+      if (allowed.trim().equalsIgnoreCase(catalog)) return;
     }
     String env = spark.conf().get(ENV_CONF, "?");
     throw new IsolationException("[ENVIRONMENT_ISOLATION] This session is for environment '" + env
-        + "' and cannot " + action + ": catalog '" + name + "' is not writable from it (writable catalogs: " + writable
-        + "). Deploy to that environment (lakehouse-lab bundle deploy --target ...) or start a session for it.");
+        + "' and cannot " + action + ": catalog '" + catalog + "' is not writable from it (writable catalogs: "
+        + writable + "). Deploy to that environment (lakehouse-lab bundle deploy --target ...) or start a session for it.");
   }
 
   // ---- tables ----
