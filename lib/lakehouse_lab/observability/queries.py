@@ -23,11 +23,18 @@ TASK_TIMELINE = job_history.TABLES["job_task_run_timeline"]
 FAILED_STATES = ("FAILED", "TIMEDOUT", "CANCELED", "INTERNAL_ERROR")
 
 
+_tables_ready: set[int] = set()
+
+
 def ensure_tables(spark) -> None:
-    """Create the job and pipeline history tables if no run has written them yet (so queries return empty)."""
+    """Create the job and pipeline history tables if no run has written them yet (so queries return empty).
+    Once per session: every query calls it, and each ``CREATE … IF NOT EXISTS`` asks the metastore."""
+    if id(spark) in _tables_ready:
+        return
     job_history.ensure_tables(spark)
     for table, schema in ((PIPELINE_EVENTS, PIPELINE_EVENTS_SCHEMA), (PIPELINE_UPDATES, PIPELINE_UPDATES_SCHEMA)):
         spark.sql(f"CREATE TABLE IF NOT EXISTS {table} ({schema}) USING delta")
+    _tables_ready.add(id(spark))
 
 
 def job_metrics(spark, days: int = 7):
