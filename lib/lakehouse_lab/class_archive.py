@@ -90,10 +90,3 @@ def record(quiet: bool = False) -> Path | None:
     if not quiet:
         print(f"Class archive recorded: {archive} ({archive.stat().st_size // 2**20} MiB)")
     return archive
-
-
-def ensure(quiet: bool = False) -> Path | None:
-    """The archive, recorded first if missing."""
-    archive = archive_path()
-    return archive if archive.exists() else record(quiet)
-
