@@ -142,6 +142,21 @@ def ensure_running(port: int | None = None) -> int:
                              f"see {log_file()}.")
 
 
+def _schema_marker() -> Path:
+    return _folder() / "db" / "metastore-tables.ready"
+
+
+def schema_ready() -> bool:
+    """True once a session has created the metastore's tables in this database (see :func:`mark_schema_ready`).
+
+    Sessions then skip DataNucleus' table checks at connect, which cost about 2 s of every start."""
+    return _schema_marker().exists() and (_folder() / "db" / "metastore" / "service.properties").exists()
+
+
+def mark_schema_ready() -> None:
+    _schema_marker().touch()
+
+
 def _create_database(java: str, port: int) -> None:
     """Create the metastore database once, before any Spark session connects.
 
@@ -152,6 +167,7 @@ def _create_database(java: str, port: int) -> None:
     database = _folder() / "db" / "metastore"
     if (database / "service.properties").exists():
         return
+    _schema_marker().unlink(missing_ok=True)
     if database.exists():
         shutil.rmtree(database)
     classpath = os.pathsep.join(str(j) for j in jars.cached()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config, paths
+from ..frames import rows_frame
 from .bundles import Bundle, BundleError, load_bundle
 
 DEPLOYMENTS_TABLE = "system.lakeflow.deployments"
@@ -313,14 +314,11 @@ def _published_schemas(bundle: Bundle, env: str) -> list[tuple[str, str]]:
 
 def record(spark, d: Deployment) -> None:
     """Append the deployment to ``system.lakeflow.deployments`` (created on first use)."""
-    from pyspark.sql.types import _parse_datatype_string
-
     spark.sql(f"CREATE TABLE IF NOT EXISTS {DEPLOYMENTS_TABLE} ({DEPLOYMENTS_SCHEMA}) USING delta")
     row = (d.deployment_id, d.bundle.name, d.bundle.target, d.environment, d.commit, d.branch, d.started_at,
            d.finished_at, d.result, json.dumps(d.table_versions), json.dumps(d.runs), d.message[:4000],
            getpass.getuser())
-    spark.createDataFrame([row], _parse_datatype_string(DEPLOYMENTS_SCHEMA.replace("`", ""))) \
-        .write.mode("append").saveAsTable(DEPLOYMENTS_TABLE)
+    rows_frame(spark, [row], DEPLOYMENTS_SCHEMA).write.mode("append").saveAsTable(DEPLOYMENTS_TABLE)
 
 
 def update_result(spark, d: Deployment) -> None:

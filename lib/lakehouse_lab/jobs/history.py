@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import paths
+from ..frames import rows_frame
 
 TABLES = {name: f"system.lakeflow.{name}" for name in ("jobs", "job_run_timeline", "job_task_run_timeline", "job_runs")}
 _IDS = "account_id STRING, workspace_id STRING, "
@@ -234,7 +235,7 @@ def _changed_jobs(spark, rows: list[dict]) -> list[dict]:
 def _frame(spark, table: str, rows: list[dict]):
     columns = [c.split()[0] for c in SCHEMAS[table].split(", ")]
     data = [tuple({**ACCOUNT, **row}.get(c) for c in columns) for row in rows]
-    return spark.createDataFrame(data, SCHEMAS[table])
+    return rows_frame(spark, data, SCHEMAS[table])
 
 
 def _jsonable(row: dict) -> dict:

@@ -15,6 +15,7 @@ import difflib
 import re
 import warnings
 
+from ..frames import rows_frame
 from . import capture
 from .store import COLUMN_LINEAGE, TABLE_LINEAGE
 
@@ -152,7 +153,7 @@ def _walk(table: str, depth: int, far: str, near: str, spark):
         frontier = {n for f in frontier for n in nexts.get(f, ())} - levels.keys() - {full}
         levels.update((n, level) for n in frontier)
     rows = sorted(levels.items(), key=lambda kv: (kv[1], kv[0]))
-    return spark.createDataFrame(rows, "table_name STRING, level INT")
+    return rows_frame(spark, rows, "table_name STRING, level INT")
 
 
 def walk_sql(table: str, depth: int = 10, direction: str = "upstream", spark=None):

@@ -38,6 +38,12 @@ def ddl(column_level: bool = False) -> str:
 
 
 def ensure_tables(spark) -> None:
-    """Create both lineage tables when missing (idempotent)."""
+    """Create both lineage tables when missing (idempotent).
+
+    Listing the schema's names is all a started lab pays: unlike ``tableExists`` it does not open the
+    tables' Delta logs."""
+    schema = TABLE_LINEAGE.rsplit(".", 1)[0]
+    existing = {row.tableName for row in spark.sql(f"SHOW TABLES IN {schema}").collect()}
     for column_level in (False, True):
-        spark.sql(ddl(column_level))
+        if (COLUMN_LINEAGE if column_level else TABLE_LINEAGE).rsplit(".", 1)[1] not in existing:
+            spark.sql(ddl(column_level))

@@ -19,6 +19,7 @@ import urllib.error
 from dataclasses import dataclass, field
 from html import escape
 
+from ..frames import rows_frame
 from ..notify import pagerduty_payload, send_email, send_webhook, slack_payload
 from . import queries
 
@@ -253,7 +254,7 @@ class AlertManager:
                 None if error else now, error)
 
     def _record(self, rows: list[tuple]) -> None:
-        self.spark.createDataFrame(rows, DELIVERIES_SCHEMA).createOrReplaceTempView("_lab_alert_updates")
+        rows_frame(self.spark, rows, DELIVERIES_SCHEMA).createOrReplaceTempView("_lab_alert_updates")
         self.spark.sql(f"""MERGE INTO {DELIVERIES} t USING _lab_alert_updates s
                            ON t.alert_key = s.alert_key AND t.channel = s.channel
                            WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *""")

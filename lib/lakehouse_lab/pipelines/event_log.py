@@ -23,6 +23,8 @@ import json
 import re
 import uuid
 
+from ..frames import rows_frame
+
 ORIGIN = ("pipeline_id STRING, pipeline_name STRING, update_id STRING, flow_id STRING, flow_name STRING, "
           "dataset_name STRING, catalog STRING, schema STRING")
 EVENT_LOG_SCHEMA = (f"id STRING, sequence BIGINT, origin STRUCT<{ORIGIN.replace(' STRING', ': STRING')}>, "
@@ -71,16 +73,21 @@ class EventBuffer:
         return event
 
     def flush(self, spark, update_row: dict) -> None:
-        """Append the buffered events and the update's row (three Delta commits)."""
+        """Append the buffered events and the update's row: three small Delta commits, run side by side."""
+        from concurrent.futures import ThreadPoolExecutor
+
         ensure_tables(spark, self.catalog, self.schema, self.pipeline_name)
-        log = spark.createDataFrame([_event_tuple(e) for e in self.events], EVENT_LOG_SCHEMA)
-        log.write.mode("append").saveAsTable(event_log_table(self.pipeline_name, self.catalog, self.schema))
         rows = [(self.pipeline_id, self.pipeline_name, self.update_id, e["id"], e["sequence"], e["event_type"],
                  e["level"], e["message"], e["timestamp"], e["details"], e["error"], e["origin"]["flow_name"],
                  e["origin"]["dataset_name"], self.env) for e in self.events]
-        append_rows(spark, PIPELINE_EVENTS, rows, PIPELINE_EVENTS_SCHEMA)
-        append_rows(spark, PIPELINE_UPDATES, [tuple(update_row[c.split()[0]] for c in _columns(PIPELINE_UPDATES_SCHEMA))],
-                PIPELINE_UPDATES_SCHEMA)
+        update = tuple(update_row[c.split()[0]] for c in _columns(PIPELINE_UPDATES_SCHEMA))
+        appends = [(event_log_table(self.pipeline_name, self.catalog, self.schema),
+                    [_event_tuple(e) for e in self.events], EVENT_LOG_SCHEMA),
+                   (PIPELINE_EVENTS, rows, PIPELINE_EVENTS_SCHEMA),
+                   (PIPELINE_UPDATES, [update], PIPELINE_UPDATES_SCHEMA)]
+        with ThreadPoolExecutor(len(appends)) as pool:
+            for done in [pool.submit(append_rows, spark, *append) for append in appends]:
+                done.result()
         self.events.clear()
 
 
@@ -101,7 +108,7 @@ def _flow_id(pipeline_id: str, flow: str) -> str:
 
 
 def append_rows(spark, table: str, rows: list[tuple], schema: str) -> None:
-    spark.createDataFrame(rows, schema).write.mode("append").saveAsTable(table)
+    rows_frame(spark, rows, schema).write.mode("append").saveAsTable(table)
 
 
 _CREATE_LOCK = threading.Lock()
