@@ -31,7 +31,7 @@ PLAIN_SNIPPET = """
 import time; t = time.perf_counter()
 from pyspark.sql import SparkSession
 from lakehouse_lab import jars
-spark = (SparkSession.builder.master("local[2]").config("spark.jars", ",".join(map(str, jars.cached())))
+spark = (SparkSession.builder.master("local[2]").config("spark.jars", ",".join(map(str, jars.for_session())))
          .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
          .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
          .config("spark.ui.enabled", "false").getOrCreate())

@@ -9,6 +9,7 @@ coordinates into the same cache.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,27 @@ def cached(cache: Path | None = None) -> list[Path]:
             "with access to Maven Central."
         )
     return sorted(cache.glob("*.jar"))
+
+
+def for_session(cache: Path | None = None) -> list[Path]:
+    """The cached jars a Spark session needs: those whose artifact pyspark does not already ship.
+
+    Resolving Delta also brings Hadoop, Parquet, Jackson, log4j … that pyspark's own ``jars/`` folder holds
+    (about 80 MB). Spark would load those classes from its own copies anyway; passing the duplicates as
+    ``spark.jars`` only makes every session copy them for its first task.
+
+    >>> sorted(p.name for p in for_session())[:1]   # doctest: +SKIP
+    ['com.fasterxml.jackson.datatype_jackson-datatype-jdk8-2.13.5.jar']
+    """
+    from pyspark.find_spark_home import _find_spark_home
+
+    shipped = {_artifact(j.name) for j in (Path(_find_spark_home()) / "jars").glob("*.jar")}
+    return [j for j in cached(cache) if _artifact(j.name.split("_", 1)[1]) not in shipped]
+
+
+def _artifact(file_name: str) -> str:
+    """``hadoop-client-api-3.4.2.jar`` -> ``hadoop-client-api`` (the version starts at the last ``-<digit>``)."""
+    return re.sub(r"-\d[^-]*\.jar$", "", file_name)
 
 
 def ensure(cache: Path | None = None, verbose: bool = True) -> list[Path]:

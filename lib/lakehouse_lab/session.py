@@ -90,7 +90,7 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
 
     root = paths.lab_root()
     port = catalog_server.ensure_running()
-    jar_files = [*jars.cached(), catalog.plugin_jar()]
+    jar_files = [*jars.for_session(), catalog.plugin_jar()]
     derby_client = [str(j) for j in jar_files if "derbyclient-" in j.name]
     log4j = paths.under(root, "conf") / "log4j2.properties"
     log4j.write_text(LOG4J)
