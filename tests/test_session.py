@@ -44,3 +44,32 @@ def test_reset_refuses_a_root_outside_the_project(monkeypatch, tmp_path):
 def test_lab_home_is_overridable(monkeypatch, tmp_path):
     monkeypatch.setenv("LAKEHOUSE_LAB_HOME", str(tmp_path / "home"))
     assert paths.lab_root() == (tmp_path / "home").resolve()
+
+
+def test_sessions_get_only_the_jars_pyspark_does_not_ship():
+    from pyspark.find_spark_home import _find_spark_home
+
+    from lakehouse_lab import jars
+
+    shipped = {jars._artifact(j.name) for j in (Path(_find_spark_home()) / "jars").glob("*.jar")}
+    names = [j.name for j in jars.for_session()]
+    assert any("delta-spark_" in n for n in names) and any("derbyclient-" in n for n in names)
+    assert not any("hadoop-client-runtime" in n for n in names)
+    assert all(jars._artifact(n.split("_", 1)[1]) not in shipped for n in names)
+    assert len(names) < len(jars.cached())
+    assert jars._artifact("hadoop-client-api-3.4.2.jar") == "hadoop-client-api"
+    assert jars._artifact("delta-spark_4.1_2.13-4.4.0.jar") == "delta-spark_4.1_2.13"
+
+
+def test_metastore_tables_are_checked_until_a_session_marks_the_database(monkeypatch, tmp_path):
+    from lakehouse_lab import catalog_server
+
+    monkeypatch.setenv("LAKEHOUSE_LAB_HOME", str(tmp_path))
+    database = tmp_path / "catalog" / "db" / "metastore"
+    database.mkdir(parents=True)
+    (database / "service.properties").write_text("")
+    assert not catalog_server.schema_ready()
+    catalog_server.mark_schema_ready()
+    assert catalog_server.schema_ready()
+    (database / "service.properties").unlink()  # a database made again must be checked again
+    assert not catalog_server.schema_ready()

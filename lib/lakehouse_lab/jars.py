@@ -45,8 +45,8 @@ def for_session(cache: Path | None = None) -> list[Path]:
     """The cached jars a Spark session needs: those whose artifact pyspark does not already ship.
 
     Resolving Delta also brings Hadoop, Parquet, Jackson, log4j … that pyspark's own ``jars/`` folder holds
-    (about 80 MB). Spark would load those classes from its own copies anyway; passing the duplicates as
-    ``spark.jars`` only makes every session copy them for its first task.
+    (about 80 MB). Spark loads those classes from its own copies anyway (parent first); registering the
+    duplicates as ``spark.jars`` only cost each start about 1.5 s.
 
     >>> sorted(p.name for p in for_session())[:1]   # doctest: +SKIP
     ['com.fasterxml.jackson.datatype_jackson-datatype-jdk8-2.13.5.jar']
