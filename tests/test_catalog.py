@@ -41,6 +41,12 @@ def test_schemas_are_listed_per_catalog(spark, scratch_schema):
     assert {"access", "lakeflow"} <= set(catalog.list_schemas(spark, "system"))
 
 
+def test_missing_tables_lists_only_what_does_not_exist(spark, scratch_schema):
+    spark.sql(f"CREATE TABLE {scratch_schema}.present (id INT)")
+    asked = [f"{scratch_schema}.present", f"{scratch_schema}.absent", "dev_catalog.no_such_schema.t"]
+    assert catalog.missing_tables(spark, asked) == asked[1:]
+
+
 def test_unknown_names_are_explained(spark, scratch_schema):
     spark.sql(f"CREATE TABLE {scratch_schema}.silver_orders (id INT)")
     assert "Catalog 'nope_catalog' does not exist" in catalog.explain_missing(spark, "nope_catalog.a.b")

@@ -120,6 +120,22 @@ def list_tables(spark, catalog_name: str, schema: str) -> list[str]:
     return sorted(r.tableName for r in rows)
 
 
+def missing_tables(spark, full_names: list[str]) -> list[str]:
+    """The names among ``full_names`` (``catalog.schema.table``) that do not exist yet.
+
+    Found by listing each schema once: unlike ``spark.catalog.tableExists`` this opens no Delta log, which is
+    what a start or an update pays when it only checks that its tables are there."""
+    listed: dict[str, set[str]] = {}
+    missing = []
+    for full_name in full_names:
+        schema, name = full_name.rsplit(".", 1)
+        if schema not in listed:
+            listed[schema] = {t.lower() for t in list_tables(spark, *schema.split("."))}
+        if name.lower() not in listed[schema]:
+            missing.append(full_name)
+    return missing
+
+
 def explain_missing(spark, full_name: str) -> str:
     """A message for a name that does not resolve: which part is unknown, what exists, near names."""
     parts = full_name.split(".")

@@ -38,12 +38,10 @@ def ddl(column_level: bool = False) -> str:
 
 
 def ensure_tables(spark) -> None:
-    """Create both lineage tables when missing (idempotent).
+    """Create both lineage tables when missing (idempotent; a started lab only lists ``system.access``)."""
+    from ..catalog import missing_tables
 
-    Listing the schema's names is all a started lab pays: unlike ``tableExists`` it does not open the
-    tables' Delta logs."""
-    schema = TABLE_LINEAGE.rsplit(".", 1)[0]
-    existing = {row.tableName for row in spark.sql(f"SHOW TABLES IN {schema}").collect()}
-    for column_level in (False, True):
-        if (COLUMN_LINEAGE if column_level else TABLE_LINEAGE).rsplit(".", 1)[1] not in existing:
+    missing = missing_tables(spark, [TABLE_LINEAGE, COLUMN_LINEAGE])
+    for column_level, name in ((False, TABLE_LINEAGE), (True, COLUMN_LINEAGE)):
+        if name in missing:
             spark.sql(ddl(column_level))

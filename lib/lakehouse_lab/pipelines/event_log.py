@@ -125,14 +125,16 @@ def ensure_tables(spark, catalog: str, schema: str, pipeline_name: str) -> None:
 
 
 def _create_missing(spark, catalog: str, schema: str, pipeline_name: str) -> None:
-    for table, columns in ((event_log_table(pipeline_name, catalog, schema), EVENT_LOG_SCHEMA),
-                           (PIPELINE_EVENTS, PIPELINE_EVENTS_SCHEMA), (PIPELINE_UPDATES, PIPELINE_UPDATES_SCHEMA)):
-        if not spark.catalog.tableExists(table):
-            try:
-                spark.sql(f"CREATE TABLE IF NOT EXISTS {_quote(table)} ({columns}) USING DELTA")
-            except Exception:  # noqa: BLE001 - another process created it at the same moment
-                if not spark.catalog.tableExists(table):
-                    raise
+    from ..catalog import missing_tables
+
+    tables = {event_log_table(pipeline_name, catalog, schema): EVENT_LOG_SCHEMA,
+              PIPELINE_EVENTS: PIPELINE_EVENTS_SCHEMA, PIPELINE_UPDATES: PIPELINE_UPDATES_SCHEMA}
+    for table in missing_tables(spark, list(tables)):
+        try:
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {_quote(table)} ({tables[table]}) USING DELTA")
+        except Exception:  # noqa: BLE001 - another process created it at the same moment
+            if not spark.catalog.tableExists(table):
+                raise
 
 
 def _quote(name: str) -> str:
