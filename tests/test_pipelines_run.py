@@ -67,7 +67,9 @@ def test_seed_sql_runs_unchanged_incrementally_and_fails_without_partial_writes(
     second = run_pipeline(SEED, schema=schema)
     assert second.datasets["bronze_orders"].rows_written == 5  # only the new batch
     assert spark.table(f"{scratch_schema}.bronze_orders").count() == 50
-    assert second.datasets["silver_orders"].rows_written == 45  # materialized view recomputed
+    assert second.datasets["silver_orders"].rows_written == 5  # the view absorbed only the new rows
+    assert second.datasets["silver_orders"].technique == "APPEND_ONLY"
+    assert spark.table(f"{scratch_schema}.silver_orders").count() == 45
 
     raw_orders(spark, 200, 1, negative=2, batch="batch_3").write.mode("append").saveAsTable(RAW)
     silver_version = version(spark, f"{scratch_schema}.silver_orders")

@@ -76,6 +76,8 @@ public class LineageListener extends SparkListener {
   public static final String TABLE_LINEAGE = "system.access.table_lineage";
   public static final String COLUMN_LINEAGE = "system.access.column_lineage";
   static final String PREFIX = "lakehouse_lab.";
+  /** Local property (after {@code PREFIX}) set to "true" around writes whose lineage the caller records. */
+  static final String SKIP = "lineage.skip";
   static final String[] ENTITY_KEYS = {"entity_type", "entity_id", "entity_run_id", "created_by"};
 
   private static volatile LineageListener installed;
@@ -118,8 +120,9 @@ public class LineageListener extends SparkListener {
   @Override public void onJobStart(SparkListenerJobStart job) {
     try {
       Properties props = job.properties();
+      boolean skip = props != null && "true".equals(props.getProperty(PREFIX + SKIP));
       if (props == null || (props.getProperty(PREFIX + "entity_type") == null
-          && props.getProperty("sql.streaming.queryId") == null)) return;
+          && props.getProperty("sql.streaming.queryId") == null && !skip)) return;
       String exec = props.getProperty("spark.sql.execution.root.id", props.getProperty("spark.sql.execution.id"));
       if (exec == null) return;
       Map<String, String> entity = new HashMap<>();
@@ -129,6 +132,7 @@ public class LineageListener extends SparkListener {
       }
       String stream = props.getProperty("sql.streaming.queryId");
       if (stream != null) entity.put("_stream", stream);
+      if (skip) entity.put("_skip", "true");
       entityOf.putIfAbsent(Long.parseLong(exec), entity);
     } catch (Throwable t) {
       warn("lineage: could not read the job's entity properties: " + t);
@@ -155,6 +159,7 @@ public class LineageListener extends SparkListener {
     QueryExecution qe = end.qe();
     if (!enabled || qe == null || end.executionFailure().isDefined() || (root != null && root != id)) return;
     if (qe.getClass().getSimpleName().equals("IncrementalExecution")) return;  // stream batches: captured at start
+    if (entity != null && entity.containsKey("_skip")) return;  // an engine-internal write, recorded by its caller
     record(qe.analyzed(), null, entity);
   }
 

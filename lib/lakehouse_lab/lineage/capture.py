@@ -127,6 +127,23 @@ def record_stream(source_df, target_table: str, spark=None) -> int:
 
 
 @contextlib.contextmanager
+def not_captured(spark):
+    """Writes started by this thread inside the block are not captured: the caller records their lineage
+    itself (e.g. :func:`record_stream` with the query a materialized view is defined by, when the engine
+    wrote it from an intermediate state). Other threads keep being captured."""
+    context = spark.sparkContext
+    previous = context.getLocalProperty(_SKIP_PROPERTY)
+    context.setLocalProperty(_SKIP_PROPERTY, "true")
+    try:
+        yield
+    finally:
+        context.setLocalProperty(_SKIP_PROPERTY, previous)
+
+
+_SKIP_PROPERTY = "lakehouse_lab.lineage.skip"
+
+
+@contextlib.contextmanager
 def paused(spark=None):
     """Switch capture off inside the block (used by the benchmark to measure its cost)."""
     listener = _state["listener"]

@@ -32,7 +32,7 @@ def _run(args) -> int:
         for row in update.summary():
             failed = ", ".join(f"{k}={v}" for k, v in row["failed_expectations"].items())
             print(f"  {row['dataset']:<28} {row['kind']:<18} {row['status']:<10} written={row['rows_written']:<9} "
-                  f"dropped={row['rows_dropped']:<7} {failed}")
+                  f"dropped={row['rows_dropped']:<7} {row['refresh'] or ''} {failed}".rstrip())
         if update.error:
             print(f"error: {update.error}", file=sys.stderr)
     return 0 if update.state == "COMPLETED" else 1

@@ -59,7 +59,7 @@ def update_html(update) -> str:
     colour = STATUS_COLOURS.get(update.state, "#000")
     rows = "".join(
         f"<tr><td>{html.escape(r['dataset'])}</td><td>{r['kind']}</td>"
-        f"<td style='color:{STATUS_COLOURS.get(r['status'], '#000')}'>{r['status']}</td>"
+        f"<td style='color:{STATUS_COLOURS.get(r['status'], '#000')}'>{r['status']}</td><td>{r['refresh'] or ''}</td>"
         f"<td style='text-align:right'>{r['rows_written']:,}</td><td style='text-align:right'>{r['rows_dropped']:,}</td>"
         f"<td>{html.escape(', '.join(f'{k}: {v:,}' for k, v in r['failed_expectations'].items()))}</td>"
         f"<td style='text-align:right'>{r['seconds']}</td></tr>" for r in update.summary())
@@ -71,5 +71,5 @@ def update_html(update) -> str:
     return (f"<div><b>Pipeline {html.escape(update.pipeline_name)}</b> — update <code>{update.update_id}</code> "
             f"<b style='color:{colour}'>{update.state}</b> in {update.duration_s:.1f}s "
             f"(environment {update.environment}{', full refresh' if update.full_refresh else ''})"
-            f"<table><tr><th>dataset</th><th>kind</th><th>status</th><th>rows written</th><th>dropped</th>"
+            f"<table><tr><th>dataset</th><th>kind</th><th>status</th><th>refresh</th><th>rows written</th><th>dropped</th>"
             f"<th>failed expectations</th><th>s</th></tr>{rows}</table>{error}{picture}</div>")

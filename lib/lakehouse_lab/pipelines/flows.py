@@ -3,8 +3,9 @@
 * streaming table — each flow is a Structured Streaming query (``availableNow``) with its own checkpoint; each
   micro-batch is checked and appended in one Delta commit (``txnAppId``/``txnVersion``: a replayed batch is
   not appended twice);
-* materialized view — recomputed and swapped in atomically (``REPLACE TABLE … AS SELECT``): a failing
-  expectation aborts the write, so the table's Delta version does not change;
+* materialized view — refreshed by ``materialized.refresh``: skipped, brought up to date from its sources' new
+  rows, or recomputed (``incremental`` explains which and why); each write is one Delta commit, and a failing
+  expectation aborts it, so the table's Delta version does not change;
 * view — registered as a temporary view for the rest of the update, not stored.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from .. import expectations as ex
 from ..frames import empty_frame
 from . import python_api, sql_parser
-from .model import Dataset, Flow, PipelineDefinitionError
+from .model import QUARANTINE_PROPERTY, Dataset, Flow, PipelineDefinitionError
 
 # Called as hook(streaming_df, target_table, flow_name) just before a flow's stream starts: the moment its
 # analysed plan still names the source tables (e.g. for lineage capture).
@@ -40,6 +41,8 @@ class DatasetResult:
     duration_s: float = 0.0
     error: str | None = None
     reads: list = field(default_factory=list)
+    technique: str | None = None         # materialized views: NO_OP, APPEND_ONLY, GROUP_AGGREGATE, COMPLETE_RECOMPUTE
+    technique_reason: str | None = None  # why it was not incremental
 
     def add_quality(self, quality: dict) -> None:
         """Sum ``data_quality`` counts (several batches or flows) into this result."""
@@ -70,6 +73,7 @@ class UpdateContext:
     update_id: str
     checkpoint_root: Path
     configuration: dict
+    delta_logs: dict = field(default_factory=dict)  # table name -> delta_log.TableLog, looked up once per update
 
     def full_name(self, name: str) -> str:
         return f"{self.catalog}.{self.schema}.{name}"
@@ -88,18 +92,24 @@ class UpdateContext:
         return self.checkpoint_root / flow.target / flow.name
 
 
-def build_dataframe(ctx: UpdateContext, flow: Flow):
+def flow_sql(ctx: UpdateContext, flow: Flow, resolve=None) -> str:
+    """The flow's SQL with ``LIVE.x`` resolved (by ``resolve``, default the update's) and ``${conf}`` set."""
+    text = sql_parser.rewrite_live(flow.sql, resolve or ctx.resolve)
+    for key, value in ctx.configuration.items():
+        text = text.replace("${" + key + "}", str(value))
+    return text
+
+
+def build_dataframe(ctx: UpdateContext, flow: Flow, resolve=None):
     """The flow's DataFrame: SQL with ``LIVE.x`` and ``${conf}`` substituted, or the Python function's result.
+    ``resolve`` maps pipeline dataset names to what to read (default: their tables and views).
 
     Unqualified names resolve in the pipeline's target schema (set again here: writes into the lab catalogs
     can move the session's current schema)."""
     ctx.spark.sql(f"USE `{ctx.catalog}`.`{ctx.schema}`")
     if flow.sql is not None:
-        text = sql_parser.rewrite_live(flow.sql, ctx.resolve)
-        for key, value in ctx.configuration.items():
-            text = text.replace("${" + key + "}", str(value))
-        return ctx.spark.sql(text)
-    token = python_api._resolver.set(ctx.resolve)
+        return ctx.spark.sql(flow_sql(ctx, flow, resolve))
+    token = python_api._resolver.set(resolve or ctx.resolve)
     try:
         df = flow.function()
     finally:
@@ -124,7 +134,9 @@ def run_dataset(ctx: UpdateContext, ds: Dataset, full_refresh: bool) -> DatasetR
         if ds.kind == "streaming_table":
             _run_streaming_table(ctx, ds, result, full_refresh, first)
         else:
-            _run_materialized_view(ctx, ds, result, first, full_refresh)
+            from .materialized import refresh
+
+            refresh(ctx, ds, result, first, full_refresh)
     result.rows_written = result.num_input_rows - result.rows_dropped
     result.status, result.duration_s = "COMPLETED", time.perf_counter() - started
     return result
@@ -137,11 +149,18 @@ def _run_view(ctx: UpdateContext, ds: Dataset) -> None:
     df.createOrReplaceTempView(ds.name)
 
 
-def _writer_v2(df, ctx: UpdateContext, ds: Dataset, name: str):
+def table_properties(ds: Dataset) -> dict[str, str]:
+    """The Delta properties a pipeline table is created with: the change data feed on (so materialized views
+    downstream can read just its new rows), then the definition's own ``TBLPROPERTIES``."""
+    wanted = {"delta.enableChangeDataFeed": "true", **{k: str(v) for k, v in ds.table_properties.items()}}
+    wanted.pop(QUARANTINE_PROPERTY, None)
+    return wanted
+
+
+def writer_v2(df, ctx: UpdateContext, ds: Dataset, name: str):
     writer = df.writeTo(ctx.full_name(name)).using("delta")
-    for key, value in ds.table_properties.items():
-        if key != "pipelines.quarantine":
-            writer = writer.tableProperty(key, str(value))
+    for key, value in table_properties(ds).items():
+        writer = writer.tableProperty(key, value)
     if ds.comment:
         writer = writer.tableProperty("comment", ds.comment)
     if ds.partition_cols:
@@ -151,58 +170,7 @@ def _writer_v2(df, ctx: UpdateContext, ds: Dataset, name: str):
     return writer
 
 
-def _same_columns(a, b) -> bool:
-    return [(f.name.lower(), f.dataType.simpleString()) for f in a] == \
-        [(f.name.lower(), f.dataType.simpleString()) for f in b]
-
-
-def _overwrite(ctx: UpdateContext, ds: Dataset, name: str, df, reset: bool) -> None:
-    """Replace the table's rows in one Delta commit (created first, or re-created when its columns changed).
-
-    ``writeTo().overwrite()`` is used rather than ``REPLACE TABLE AS SELECT`` because metrics observed on a
-    DataFrame reach the driver for it (checked on Spark 4.1 + Delta 4: not for CTAS/RTAS)."""
-    from pyspark.sql import functions as F
-
-    target = ctx.full_name(name)
-    exists = ctx.spark.catalog.tableExists(target)
-    if (not exists or not _same_columns(ctx.spark.read.table(target).schema, df.schema)
-            or (reset and _definition_changed(ctx, ds, name))):
-        _writer_v2(empty_frame(ctx.spark, df.schema), ctx, ds, name).createOrReplace()
-    df.writeTo(target).overwrite(F.lit(True))
-
-
-def _definition_changed(ctx: UpdateContext, ds: Dataset, name: str) -> bool:
-    """Whether a full refresh must re-create the table: its comment, properties or partitioning changed.
-    Otherwise the refresh is the overwrite alone (one Delta commit instead of two)."""
-    detail = ctx.spark.sql(f"DESCRIBE DETAIL {ctx.quoted(name)}").first()
-    wanted = {k: str(v) for k, v in ds.table_properties.items() if k != "pipelines.quarantine"}
-    return ((detail.description or None) != (ds.comment or None)
-            or any(detail.properties.get(k) != v for k, v in wanted.items())
-            or list(detail.partitionColumns) != list(ds.partition_cols or []))
-
-
-def _run_materialized_view(ctx: UpdateContext, ds: Dataset, result: DatasetResult, df, full_refresh: bool) -> None:
-    if df.isStreaming:
-        raise PipelineDefinitionError(f"{ds.where}: materialized view {ds.name!r} got a streaming query; "
-                                      "declare a streaming table, or read the sources without STREAM/read_stream")
-    checked = ex.apply(df, ds.expectations, ds.name)
-    try:
-        _overwrite(ctx, ds, ds.name, checked.df, full_refresh)
-    except Exception as exc:  # noqa: BLE001 - translate an expectation's assertion
-        _raise_expectation(exc, ds, df)
-        raise
-    metrics = checked.observation.get
-    result.num_input_rows = int(metrics.get("num_input_rows") or 0)
-    result.add_quality(checked.quality(metrics, ds.name))
-    if ds.quarantine and any(e.action == "drop" for e in ds.expectations):
-        from pyspark.sql import functions as F
-
-        bad = ex.quarantine_rows(df, ds.expectations).withColumn("_update_id", F.lit(ctx.update_id))
-        _overwrite(ctx, Dataset(ds.name, "materialized_view"), f"{ds.name}_quarantine", bad, full_refresh)
-        result.quarantined = result.rows_dropped
-
-
-def _raise_expectation(exc: BaseException, ds: Dataset, source_df) -> None:
+def raise_expectation(exc: BaseException, ds: Dataset, source_df) -> None:
     failed = ex.failed_expectation(exc, ds.expectations)
     if failed is not None:
         raise ex.ExpectationFailed(ds.name, failed, ex.violating_sample(source_df, failed)) from None
@@ -244,7 +212,7 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
             writer.saveAsTable(target)
         except Exception as exc:  # noqa: BLE001
             try:
-                _raise_expectation(exc, ds, batch)
+                raise_expectation(exc, ds, batch)
             except ex.ExpectationFailed as failed:
                 state["failure"] = failed
             raise
@@ -257,7 +225,7 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
             result.quarantined = result.rows_dropped
 
     if not ctx.spark.catalog.tableExists(target):
-        _writer_v2(empty_frame(ctx.spark, df.schema), ctx, ds, ds.name).create()
+        writer_v2(empty_frame(ctx.spark, df.schema), ctx, ds, ds.name).create()
     for hook in on_stream_start:
         hook(df, target, flow.name)
     query = (df.writeStream.foreachBatch(write_batch).queryName(f"{ctx.pipeline.name}:{flow.name}")

@@ -18,6 +18,7 @@ from ..expectations import ExpectationFailed
 from .event_log import EventBuffer
 from .flows import DatasetResult, UpdateContext, run_dataset
 from .graph import Pipeline
+from .incremental import Plan
 from .model import IDENTIFIER, PipelineDefinitionError
 
 _NAMESPACE = uuid.UUID("5b0c7f52-5d1e-4a39-9a7e-0d1c1ab5e2a4")
@@ -51,7 +52,7 @@ class PipelineUpdate:
     def summary(self) -> list[dict]:
         """One row per dataset: name, kind, status, rows written, dropped, failed expectations."""
         return [{"dataset": r.name, "kind": r.kind, "status": r.status, "rows_written": r.rows_written,
-                 "rows_dropped": r.rows_dropped,
+                 "rows_dropped": r.rows_dropped, "refresh": r.technique,
                  "failed_expectations": {e["name"]: e["failed_records"] for e in r.expectations if e["failed_records"]},
                  "seconds": round(r.duration_s, 2)} for r in self.datasets.values()]
 
@@ -191,6 +192,10 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
     except Exception as exc:  # noqa: BLE001 - any Spark error fails this flow and the update
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return _failed(events, ds, f"dataset {ds.name!r} ({ds.where}) failed: {text[:4000]}", None)
+    if result.technique:
+        plan = Plan(result.technique, result.technique_reason)
+        events.add("planning_information", f"Flow '{ds.name}' has been planned to be executed as "
+                   f"{result.technique}.", plan.event_details(), flow=ds.name)
     details = {"status": "COMPLETED", "metrics": {"num_output_rows": result.rows_written,
                                                   "num_input_rows": result.num_input_rows}}
     if ds.expectations:

@@ -1,0 +1,190 @@
+"""Incremental refresh of materialized views: the result always equals a full recompute; the technique is the
+cheapest that is exact (NO_OP, APPEND_ONLY, GROUP_AGGREGATE), and anything else recomputes, with the reason."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from lakehouse_lab.pipelines import Pipeline, aggregates, run_pipeline
+from lakehouse_lab.pipelines.delta_log import TableLog
+
+SOURCE_DDL = "id BIGINT, customer STRING, region STRING, amount DECIMAL(10,2), qty INT, day DATE"
+PIPELINE = """
+CREATE OR REFRESH STREAMING TABLE bronze AS SELECT * FROM STREAM({source});
+
+CREATE OR REFRESH MATERIALIZED VIEW silver (
+  CONSTRAINT has_customer EXPECT (customer IS NOT NULL) ON VIOLATION DROP ROW,
+  CONSTRAINT known_day EXPECT (day IS NOT NULL)
+) AS SELECT id, customer, region, amount, qty * 2 AS units, day FROM LIVE.bronze WHERE qty IS NULL OR qty > 0;
+
+CREATE OR REFRESH MATERIALIZED VIEW gold AS
+SELECT region, COUNT(*) AS orders, COUNT(amount) AS priced, SUM(amount) AS revenue, AVG(amount) AS avg_amount,
+       AVG(units) AS avg_units, MIN(customer) AS first_customer, MAX(day) AS last_day,
+       DATEDIFF(MAX(day), MIN(day)) AS span_days, SUM(units) + 1 AS units_plus_one
+FROM LIVE.silver GROUP BY region
+"""
+
+
+def _rows(spark, start: int, n: int):
+    """Orders with every awkward value: null region (a group of its own), null amounts, a null customer
+    (dropped), non-positive quantities (filtered), decimals that do not divide evenly."""
+    out = []
+    for i in range(start, start + n):
+        region = [None, "north", "south", "east"][i % 4] if i % 5 else f"r{i % 3}"
+        amount = None if i % 7 == 0 else Decimal(f"{(i * 37) % 1000}.{i % 100:02d}")
+        out.append((i, None if i % 11 == 0 else f"c{i % 13}", region, amount, (i % 4) - 1 if i % 6 else None,
+                    dt.date(2024, 1, 1) + dt.timedelta(days=i % 60)))
+    return spark.createDataFrame(out, SOURCE_DDL)
+
+
+def _sorted(rows):
+    return sorted((tuple(r) for r in rows), key=repr)  # NULLs sort too
+
+
+def _table(spark, name):
+    return _sorted(spark.table(name).collect())
+
+
+def _run(text, schema, **kw):
+    update = run_pipeline(Pipeline.from_sql("inc_test", text), schema=schema, **kw)
+    assert update.state == "COMPLETED", update.error
+    return update
+
+
+@pytest.fixture()
+def pipeline(spark, scratch_schema):
+    source = f"{scratch_schema}.orders"
+    _rows(spark, 0, 60).write.saveAsTable(source)
+    return source, PIPELINE.format(source=source), scratch_schema.split(".")[1]
+
+
+def test_appended_rows_refresh_incrementally_to_the_full_recompute_result(spark, scratch_schema, pipeline):
+    source, text, schema = pipeline
+    first = _run(text, schema)
+    assert {n: first.datasets[n].technique for n in ("silver", "gold")} == \
+        {"silver": "COMPLETE_RECOMPUTE", "gold": "COMPLETE_RECOMPUTE"}
+
+    _rows(spark, 1000, 30).write.mode("append").saveAsTable(source)
+    second = _run(text, schema)
+    silver, gold = second.datasets["silver"], second.datasets["gold"]
+    assert (silver.technique, gold.technique) == ("APPEND_ONLY", "GROUP_AGGREGATE")
+    new_kept = _rows(spark, 1000, 30).where("customer IS NOT NULL AND (qty IS NULL OR qty > 0)").count()
+    assert silver.rows_written == new_kept  # only the new rows went through the query and its expectations
+    assert silver.rows_dropped == _rows(spark, 1000, 30).where("customer IS NULL AND (qty IS NULL OR qty > 0)").count()
+    incremental = {n: _table(spark, f"{scratch_schema}.{n}") for n in ("silver", "gold")}
+    gold_query = PIPELINE.split("MATERIALIZED VIEW gold AS")[1].replace("LIVE.silver", f"{scratch_schema}.silver")
+    direct = spark.sql(gold_query)
+    assert incremental["gold"] == _sorted(direct.collect())
+    assert spark.table(f"{scratch_schema}.gold").schema.simpleString() == direct.schema.simpleString()
+
+    recomputed = _run(text, schema, full_refresh=["silver", "gold"])
+    assert recomputed.datasets["gold"].technique == "COMPLETE_RECOMPUTE"
+    assert _table(spark, f"{scratch_schema}.silver") == incremental["silver"]
+    assert _table(spark, f"{scratch_schema}.gold") == incremental["gold"]
+    assert any(r.region is None for r in spark.table(f"{scratch_schema}.gold").collect())
+
+
+def test_nothing_new_is_a_no_op_that_writes_nothing(spark, scratch_schema, pipeline):
+    source, text, schema = pipeline
+    _run(text, schema)
+    versions = {n: TableLog.of(spark, f"{scratch_schema}.{n}").snapshot().version for n in ("silver", "gold")}
+    again = _run(text, schema)
+    assert {n: again.datasets[n].technique for n in ("silver", "gold")} == {"silver": "NO_OP", "gold": "NO_OP"}
+    assert {n: TableLog.of(spark, f"{scratch_schema}.{n}").snapshot().version for n in ("silver", "gold")} == versions
+    planning = [r.maintenance for r in spark.sql(
+        f"SELECT get_json_object(details, '$.planning_information.technique_information[0].maintenance_type') "
+        f"AS maintenance FROM {scratch_schema}.event_log_inc_test WHERE event_type = 'planning_information' "
+        "AND origin.update_id = :u", args={"u": again.update_id}).collect()]
+    assert planning == ["MAINTENANCE_TYPE_NO_OP", "MAINTENANCE_TYPE_NO_OP"]
+
+
+def test_a_source_that_did_more_than_append_is_recomputed_with_the_reason(spark, scratch_schema, pipeline):
+    source, text, schema = pipeline
+    _run(text, schema)
+    spark.sql(f"DELETE FROM {scratch_schema}.bronze WHERE id < 10")
+    after = _run(text, schema)
+    silver = after.datasets["silver"]
+    assert silver.technique == "COMPLETE_RECOMPUTE" and "DELETE" in silver.technique_reason
+    assert after.datasets["gold"].technique == "COMPLETE_RECOMPUTE"  # silver was overwritten, not appended to
+    assert spark.table(f"{scratch_schema}.silver").where("id < 10").count() == 0
+
+    changed = text.replace("SUM(units) + 1 AS units_plus_one", "SUM(units) + 2 AS units_plus_one")
+    redefined = _run(changed, schema)
+    assert redefined.datasets["silver"].technique == "NO_OP"
+    assert redefined.datasets["gold"].technique_reason == "the definition or the schema of its input changed"
+
+
+def test_a_failed_expectation_on_new_rows_writes_nothing(spark, scratch_schema, pipeline):
+    source, text, schema = pipeline
+    strict = text.replace("CONSTRAINT known_day EXPECT (day IS NOT NULL)",
+                          "CONSTRAINT known_day EXPECT (day IS NOT NULL) ON VIOLATION FAIL UPDATE")
+    _run(strict, schema)
+    before = TableLog.of(spark, f"{scratch_schema}.silver").snapshot().version
+    _rows(spark, 2000, 3).withColumn("day", _null_date()).write.mode("append").saveAsTable(source)
+    failed = run_pipeline(Pipeline.from_sql("inc_test", strict), schema=schema)
+    assert failed.state == "FAILED" and "known_day" in failed.error
+    assert TableLog.of(spark, f"{scratch_schema}.silver").snapshot().version == before
+
+
+def _null_date():
+    from pyspark.sql import functions as F
+
+    return F.lit(None).cast("date")
+
+
+def test_lineage_names_the_real_sources_not_the_aggregate_state(spark, scratch_schema, pipeline):
+    import lakehouse_lab as lab
+
+    source, text, schema = pipeline
+    _run(text, schema)
+    _rows(spark, 3000, 8).write.mode("append").saveAsTable(source)
+    update = _run(text, schema)
+    assert update.datasets["gold"].technique == "GROUP_AGGREGATE"
+    lab.lineage.flush()
+    edges = {(r.source_table_full_name, r.source_path, r.target_table_full_name) for r in spark.sql(
+        "SELECT * FROM system.access.table_lineage WHERE entity_run_id = :u", args={"u": update.update_id}).collect()}
+    assert (f"{scratch_schema}.bronze", None, f"{scratch_schema}.silver") in {(s, p, t) for s, p, t in edges}
+    assert (f"{scratch_schema}.silver", None, f"{scratch_schema}.gold") in edges
+    assert not any("aggregate_state" in (p or "") or "__lab_new_rows" in (s or "") for s, p, _ in edges)
+
+
+def test_delta_log_reader_agrees_with_describe(spark, scratch_schema, pipeline):
+    source, text, schema = pipeline
+    _run(text, schema)
+    _rows(spark, 4000, 5).write.mode("append").saveAsTable(source)
+    _run(text, schema)
+    name = f"{scratch_schema}.silver"
+    snapshot = TableLog.of(spark, name).snapshot()
+    detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
+    history = spark.sql(f"DESCRIBE HISTORY {name}").orderBy("version").collect()
+    assert (snapshot.table_id, snapshot.version) == (detail.id, history[-1].version)
+    assert snapshot.properties.get("delta.enableChangeDataFeed") == "true"
+    commits = TableLog.of(spark, name).commits(0, snapshot.version)
+    assert [(c.operation, c.parameters.get("mode")) for c in commits] == \
+        [(h.operation, (h.operationParameters or {}).get("mode")) for h in history]
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("SELECT k, COUNT(DISTINCT x) AS n FROM t GROUP BY k", "DISTINCT"),
+    ("SELECT k, ROUND(AVG(x), 2) AS a FROM t GROUP BY k", "AVG merges only as a whole column"),
+    ("SELECT k, percentile(x, 0.5) AS p FROM t GROUP BY k", "not maintained incrementally"),
+    ("SELECT k, x, COUNT(*) FROM t GROUP BY k", "neither grouped nor aggregated"),
+    ("SELECT a.k, COUNT(*) FROM t a JOIN u b ON a.k = b.k GROUP BY a.k", "JOINS"),
+    ("SELECT k, COUNT(*) FROM t GROUP BY k HAVING COUNT(*) > 1", "HAVING"),
+    ("SELECT k, SUM(x) FILTER (WHERE x > 0) FROM t GROUP BY k", "FILTER"),
+    ("SELECT COUNT(*) FROM t", "no plain GROUP BY"),
+])
+def test_aggregates_that_do_not_merge_exactly_are_refused(sql, reason):
+    with pytest.raises(aggregates.NotIncremental, match=reason):
+        aggregates.rewrite(sql)
+
+
+def test_an_aggregate_is_split_into_parts_that_merge():
+    rewrite = aggregates.rewrite("SELECT k, COUNT(*) AS n, AVG(x) AS a, DATEDIFF(MAX(d), MIN(d)) AS span "
+                                 "FROM src AS s WHERE x > 0 GROUP BY k")
+    assert rewrite.parts == [("COUNT", "COUNT(*)"), ("SUM", "SUM(x)"), ("COUNT", "COUNT(x)"), ("MAX", "MAX(d)"),
+                             ("MIN", "MIN(d)")]
+    assert rewrite.outputs[2] == "CASE WHEN __p2 = 0 THEN NULL ELSE __p1 / __p2 END"
+    assert rewrite.partial_sql("`new_rows`").endswith("FROM `new_rows` AS s WHERE x > 0 GROUP BY k")
