@@ -31,7 +31,7 @@ class Commit:
 
 
 class TableLog:
-    """The log of one Delta table, by three-level name or ``delta.`path```."""
+    """The log of one Delta table, by three-level name."""
 
     def __init__(self, spark, jlog):
         self.spark, self._log = spark, jlog
@@ -40,9 +40,7 @@ class TableLog:
     def of(cls, spark, name: str) -> "TableLog":
         from delta.tables import DeltaTable
 
-        table = (DeltaTable.forPath(spark, name[len("delta.`"):-1]) if name.startswith("delta.`")
-                 else DeltaTable.forName(spark, name))
-        return cls(spark, table._jdt.deltaLog())
+        return cls(spark, DeltaTable.forName(spark, name)._jdt.deltaLog())
 
     def snapshot(self) -> Snapshot:
         """The latest committed state (the log is listed again, so other writers' commits are seen)."""

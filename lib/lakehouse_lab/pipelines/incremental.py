@@ -9,7 +9,7 @@ technique, named as in Databricks' ``planning_information`` events:
 * ``APPEND_ONLY`` — the query filters and projects one source, which only appended: the query runs over the
   appended rows alone (read with Delta's change data feed) and they are appended to the view;
 * ``GROUP_AGGREGATE`` — a SQL ``GROUP BY`` with COUNT/SUM/MIN/MAX/AVG over one source, which only appended:
-  partial aggregates of the new rows are merged into a per-group state (a Delta table in the pipeline's
+  partial aggregates of the new rows are merged into a per-group state (Parquet snapshots in the pipeline's
   storage) and the view is rewritten from it — one row per group instead of one per source row;
 * ``COMPLETE_RECOMPUTE`` — anything else (first run, full refresh, a changed definition, a source that was
   rewritten, deleted from or re-created, a query over several sources, non-deterministic or
@@ -27,6 +27,7 @@ import hashlib
 import inspect
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ CHANGE_FEED = "delta.enableChangeDataFeed"
 _APPENDS = {"WRITE": ("mode", "Append"), "STREAMING UPDATE": ("outputMode", "Append")}
 _NO_DATA_CHANGE = {"OPTIMIZE"}
 _ROW_WISE = {"Project", "Filter", "SubqueryAlias"}
-_CLOCK = re.compile(r"\b(current_timestamp|now|localtimestamp|current_time|unix_timestamp)\(", re.I)
+_CLOCK = re.compile(r"\b(current_timestamp|now|localtimestamp|current_time)\(", re.I)
 _TODAY = re.compile(r"\b(current_date|curdate)\(", re.I)
 
 
@@ -203,7 +204,7 @@ def appended_rows(spark, source: str, first: int, last: int):
 
 # ---------------------------------------------------------------- the record kept between refreshes
 def table_version(ctx, name: str) -> tuple[str, int]:
-    """``(Delta table id, current version)`` of a table name or ``delta.`path```."""
+    """``(Delta table id, current version)`` of a table."""
     now = _log(ctx, name).snapshot()
     return now.table_id, now.version
 
@@ -229,6 +230,7 @@ def save(ctx, ds, found: Shape, before: dict, extra: dict | None = None) -> None
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=1))
     tmp.replace(path)
+    _prune_aggregate_states(ctx, ds.name, state.get("aggregate_state"))
 
 
 def versions(ctx, found: Shape) -> dict:
@@ -241,6 +243,14 @@ def load(ctx, name: str) -> dict | None:
 
 def forget(ctx, name: str) -> None:
     state_path(ctx, name).unlink(missing_ok=True)
+    _prune_aggregate_states(ctx, name, None)
+
+
+def _prune_aggregate_states(ctx, name: str, keep: int | None) -> None:
+    folder = aggregate_state_path(ctx, name)
+    for snapshot in folder.iterdir() if folder.is_dir() else []:
+        if snapshot.name != str(keep):
+            shutil.rmtree(snapshot, ignore_errors=True)
 
 
 def _load(path: Path) -> dict | None:
