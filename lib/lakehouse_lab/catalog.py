@@ -53,6 +53,15 @@ def table(name: str, env: str | None = None, schema: str | None = None) -> str:
     return f"{cfg.database.catalog}.{schema or cfg.database.schema_name}.{name}"
 
 
+def quote(name: str) -> str:
+    """``catalog.schema.table`` with every part backtick-quoted (backticks inside doubled), for SQL text.
+
+    >>> quote("dev_catalog.analytics.silver_orders")
+    '`dev_catalog`.`analytics`.`silver_orders`'
+    """
+    return ".".join(f"`{part.replace('`', '``')}`" for part in name.split("."))
+
+
 def _current_env() -> str:
     from . import session
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import re
 
+from ..catalog import quote
+
 # Tables the lab writes for bookkeeping next to a pipeline's datasets; a rollback leaves them alone.
 BOOKKEEPING = re.compile(r"^event_log_")
-
-
-def quote(name: str) -> str:
-    """``catalog.schema.table`` with every part backtick-quoted (backticks inside doubled)."""
-    return ".".join(f"`{part.replace('`', '``')}`" for part in name.split("."))
 
 
 def table_version(spark, name: str) -> int | None:

@@ -23,6 +23,7 @@ import json
 import re
 import uuid
 
+from ..catalog import missing_tables, quote
 from ..frames import rows_frame
 
 ORIGIN = ("pipeline_id STRING, pipeline_name STRING, update_id STRING, flow_id STRING, flow_name STRING, "
@@ -125,20 +126,14 @@ def ensure_tables(spark, catalog: str, schema: str, pipeline_name: str) -> None:
 
 
 def _create_missing(spark, catalog: str, schema: str, pipeline_name: str) -> None:
-    from ..catalog import missing_tables
-
     tables = {event_log_table(pipeline_name, catalog, schema): EVENT_LOG_SCHEMA,
               PIPELINE_EVENTS: PIPELINE_EVENTS_SCHEMA, PIPELINE_UPDATES: PIPELINE_UPDATES_SCHEMA}
     for table in missing_tables(spark, list(tables)):
         try:
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {_quote(table)} ({tables[table]}) USING DELTA")
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {quote(table)} ({tables[table]}) USING DELTA")
         except Exception:  # noqa: BLE001 - another process created it at the same moment
             if not spark.catalog.tableExists(table):
                 raise
-
-
-def _quote(name: str) -> str:
-    return ".".join(f"`{p}`" for p in name.split("."))
 
 
 def read_event_log(spark, pipeline_name: str, catalog: str, schema: str):

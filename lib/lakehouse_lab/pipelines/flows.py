@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import expectations as ex
+from ..catalog import quote
 from ..frames import empty_frame
 from . import python_api, sql_parser
 from .model import QUARANTINE_PROPERTY, Dataset, Flow, PipelineDefinitionError
@@ -79,7 +80,7 @@ class UpdateContext:
         return f"{self.catalog}.{self.schema}.{name}"
 
     def quoted(self, name: str) -> str:
-        return ".".join(f"`{p}`" for p in self.full_name(name).split("."))
+        return quote(self.full_name(name))
 
     def resolve(self, name: str) -> str:
         """What a read of pipeline dataset ``name`` should read: the temporary view or the stored table."""

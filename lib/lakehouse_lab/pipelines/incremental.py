@@ -50,6 +50,7 @@ class Plan:
     technique: str                               # NO_OP | APPEND_ONLY | GROUP_AGGREGATE | COMPLETE_RECOMPUTE
     reason: str | None = None                    # why not incremental (COMPLETE_RECOMPUTE)
     changes: dict = field(default_factory=dict)  # source full name -> (first new version, last version)
+    kept: dict = field(default_factory=dict)     # the record of the last refresh (``refresh_state.json``)
 
     @property
     def maintenance_type(self) -> str:
@@ -144,32 +145,37 @@ def _fingerprint(ds, df, sql: str | None) -> str:
 # ---------------------------------------------------------------- what changed
 def plan(ctx, ds, found: Shape | None, reason: str | None, full_refresh: bool) -> Plan:
     """Choose the technique for this refresh of ``ds`` (see the module docstring)."""
+    kept = load(ctx, ds.name) or {}
+    technique, why, changes = _choose(ctx, ds, found, reason, full_refresh, kept)
+    return Plan(technique, why, changes, kept)
+
+
+def _choose(ctx, ds, found: Shape | None, reason: str | None, full_refresh: bool, kept: dict):
+    recompute = "COMPLETE_RECOMPUTE"
     if full_refresh:
-        return Plan("COMPLETE_RECOMPUTE", "a full refresh was requested")
+        return recompute, "a full refresh was requested", {}
     if found is None:
-        return Plan("COMPLETE_RECOMPUTE", reason)
-    state = _load(state_path(ctx, ds.name))
-    if state is None:
-        return Plan("COMPLETE_RECOMPUTE", "no earlier refresh to build on")
-    if state["fingerprint"] != found.fingerprint:
-        return Plan("COMPLETE_RECOMPUTE", "the definition or the schema of its input changed")
-    if found.uses_today and state.get("day") != _today(ctx.spark):
-        return Plan("COMPLETE_RECOMPUTE", "the query uses current_date() and the day changed")
-    if table_version(ctx, ctx.full_name(ds.name)) != tuple(state["view"]):
-        return Plan("COMPLETE_RECOMPUTE", "the view's table was changed outside the pipeline")
+        return recompute, reason, {}
+    if not kept:
+        return recompute, "no earlier refresh to build on", {}
+    if kept["fingerprint"] != found.fingerprint:
+        return recompute, "the definition or the schema of its input changed", {}
+    if found.uses_today and kept.get("day") != _today(ctx.spark):
+        return recompute, "the query uses current_date() and the day changed", {}
+    if table_version(ctx, ctx.full_name(ds.name)) != tuple(kept["view"]):
+        return recompute, "the view's table was changed outside the pipeline", {}
     changes = {}
     for source in found.sources:
-        kept = state["sources"].get(source)
-        problem, change = _appended(ctx, source, kept)
+        problem, change = _appended(ctx, source, kept["sources"].get(source))
         if problem:
-            return Plan("COMPLETE_RECOMPUTE", problem)
+            return recompute, problem, {}
         if change:
             changes[source] = change
     if not changes:
-        return Plan("NO_OP")
+        return "NO_OP", None, {}
     if found.technique is None:
-        return Plan("COMPLETE_RECOMPUTE", found.reason)
-    return Plan(found.technique, changes=changes)
+        return recompute, found.reason, {}
+    return found.technique, None, changes
 
 
 def _appended(ctx, source: str, kept) -> tuple[str | None, tuple | None]:
@@ -238,7 +244,13 @@ def versions(ctx, found: Shape) -> dict:
 
 
 def load(ctx, name: str) -> dict | None:
-    return _load(state_path(ctx, name))
+    """The record of the view's last refresh, or None."""
+    try:
+        state = json.loads(state_path(ctx, name).read_text())
+    except (OSError, ValueError):
+        return None
+    state["sources"] = {k: tuple(v) for k, v in state.get("sources", {}).items()}
+    return state
 
 
 def forget(ctx, name: str) -> None:
@@ -251,15 +263,6 @@ def _prune_aggregate_states(ctx, name: str, keep: int | None) -> None:
     for snapshot in folder.iterdir() if folder.is_dir() else []:
         if snapshot.name != str(keep):
             shutil.rmtree(snapshot, ignore_errors=True)
-
-
-def _load(path: Path) -> dict | None:
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    state["sources"] = {k: tuple(v) for k, v in state.get("sources", {}).items()}
-    return state
 
 
 def _today(spark) -> str:

@@ -12,6 +12,7 @@ import re
 import shutil
 
 from .. import expectations as ex
+from ..catalog import quote
 from ..frames import empty_frame
 from ..lineage import capture
 from . import aggregates, incremental
@@ -31,7 +32,7 @@ def refresh(ctx: UpdateContext, ds: Dataset, result: DatasetResult, df, full_ref
     result.technique, result.technique_reason = plan.technique, plan.reason
     if plan.technique == "NO_OP":
         return
-    state = incremental.load(ctx, ds.name) or {}
+    state = plan.kept
     if plan.technique == "COMPLETE_RECOMPUTE":
         before = incremental.versions(ctx, shape) if shape else {}
         extra = _recompute(ctx, ds, result, df, sql, shape, full_refresh, state)
@@ -51,7 +52,7 @@ def _recompute(ctx, ds, result, df, sql, shape, full_refresh, state) -> dict:
         _write(ctx, ds, result, df, lambda checked: overwrite(ctx, ds, ds.name, checked, full_refresh))
         return {}
     rewrite = aggregates.rewrite(sql)
-    partials = ctx.spark.sql(rewrite.partial_sql(_quoted(shape.sources[0])))
+    partials = ctx.spark.sql(rewrite.partial_sql(quote(shape.sources[0])))
     kept = _save_aggregate_state(ctx, ds, partials, state)
     _write_from_state(ctx, ds, result, df, rewrite, kept, full_refresh)
     capture.record_stream(df, ctx.full_name(ds.name), ctx.spark)
@@ -163,7 +164,3 @@ def _definition_changed(ctx: UpdateContext, ds: Dataset, name: str) -> bool:
     return ((detail.description or None) != (ds.comment or None)
             or any(detail.properties.get(k) != v for k, v in table_properties(ds).items())
             or list(detail.partitionColumns) != list(ds.partition_cols or []))
-
-
-def _quoted(name: str) -> str:
-    return ".".join(f"`{p}`" for p in name.split("."))
