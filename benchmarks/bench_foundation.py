@@ -1,8 +1,8 @@
 """Foundation and catalog figures, measured side by side in one run.
 
-1. catalog server cold start; ``lab.start()`` to first query with the server stopped (cold) and running (warm);
-   a plain Spark + Delta session (no shared catalog) for comparison: what the catalog adds to a start; the warm
-   start again without the JVM class archive: what the archive saves.
+1. ``lab.start()`` to first query in a new lab root (creates every catalog's schemas) and in one in use; a plain
+   Spark + Delta session (no lab catalogs) for comparison: what the catalog adds to a start; the start again
+   without the JVM class archive: what the archive saves.
 2. the medallion job (bronze -> silver -> gold) on N generated orders, warm session: Spark writing Delta, Spark
    writing Parquet, and DuckDB running the same SQL on the same bronze Parquet files.
 3. a table read/write through three-level catalog names vs the same on a path-based Delta table.
@@ -52,16 +52,13 @@ def in_new_process(snippet: str, repeat: int = 3, **env: str) -> float:
 
 
 def startup(figures: dict) -> None:
-    from lakehouse_lab import catalog_server
+    import tempfile
 
-    catalog_server.stop()
-    with timed(figures, "catalog_server_cold_start"):
-        catalog_server.ensure_running()
-    catalog_server.stop()
-    figures["lab_start_cold_server"] = in_new_process(START_SNIPPET, repeat=1)
-    figures["lab_start_server_running"] = in_new_process(START_SNIPPET)
+    with tempfile.TemporaryDirectory(prefix="lab-bench-root-") as new_root:
+        figures["lab_start_new_root"] = in_new_process(START_SNIPPET, repeat=1, LAKEHOUSE_LAB_HOME=new_root)
+    figures["lab_start"] = in_new_process(START_SNIPPET)
     # like for like with the plain session, which has no class archive (the archive is recorded for the lab's JVM)
-    figures["lab_start_server_running_no_class_archive"] = in_new_process(START_SNIPPET, LAKEHOUSE_LAB_NO_CLASS_ARCHIVE="1")
+    figures["lab_start_no_class_archive"] = in_new_process(START_SNIPPET, LAKEHOUSE_LAB_NO_CLASS_ARCHIVE="1")
     figures["plain_delta_session_start"] = in_new_process(PLAIN_SNIPPET)
 
 
@@ -143,10 +140,8 @@ def main() -> None:
     catalog_overhead(spark, figures)
     medallion(spark, figures)
     ratios = {
-        "lab_start_added_by_catalog_s": (figures["lab_start_server_running_no_class_archive"]
-                                         - figures["plain_delta_session_start"]),
-        "lab_start_saved_by_class_archive_s": (figures["lab_start_server_running_no_class_archive"]
-                                               - figures["lab_start_server_running"]),
+        "lab_start_added_by_catalog_s": figures["lab_start_no_class_archive"] - figures["plain_delta_session_start"],
+        "lab_start_saved_by_class_archive_s": figures["lab_start_no_class_archive"] - figures["lab_start"],
         "spark_delta_vs_duckdb": figures["spark_delta_medallion"] / figures["duckdb_medallion"],
         "spark_parquet_vs_duckdb": figures["spark_parquet_medallion"] / figures["duckdb_medallion"],
         "delta_vs_parquet_in_spark": figures["spark_delta_medallion"] / figures["spark_parquet_medallion"],

@@ -1,13 +1,12 @@
-"""The shared catalog: three-level names, Delta operations through them, other processes, server restarts."""
+"""The shared catalog: three-level names, Delta operations through them, other processes, new starts."""
+import json
 import os
 import subprocess
 import sys
-import time
-import json
 
 import pytest
 
-from lakehouse_lab import catalog, catalog_server
+from lakehouse_lab import catalog
 
 
 def test_delta_operations_through_three_level_names(spark, scratch_schema):
@@ -74,27 +73,53 @@ def test_another_process_sees_the_same_tables(spark, scratch_schema):
     assert [json.loads(line) for line in out.splitlines()] == [{"note": "written by the first kernel", "n": 1}]
 
 
-def _stopped_within(seconds: float) -> bool:
-    """SIGKILL is delivered asynchronously: give the process a moment to die and be reaped."""
-    deadline = time.monotonic() + seconds
-    while catalog_server.status()["running"]:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+def in_another_kernel(code: str, home: str | None = None) -> None:
+    """Run lab code in a new process (a second notebook kernel) with ``spark`` started."""
+    env = {**os.environ, "CI": "1", **({"LAKEHOUSE_LAB_HOME": home} if home else {})}
+    done = subprocess.run([sys.executable, "-c", "import lakehouse_lab as lab\nspark = lab.start()\n" + code],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_a_killed_server_is_restarted_by_the_next_start_with_every_table(tmp_path, monkeypatch):
-    """In a lab root of its own, so the shared session of the other tests keeps its server."""
+def test_what_another_kernel_creates_drops_and_re_creates_is_seen_here(spark, scratch_schema, tmp_path):
+    from pyspark.errors import AnalysisException
+
+    t, ext, other = f"{scratch_schema}.swap", f"{scratch_schema}.ext", f"{scratch_schema}_other"
+    spark.sql(f"CREATE TABLE {t} AS SELECT 1 AS a")
+    assert spark.table(t).count() == 1  # known to this kernel now
+    in_another_kernel(f"""
+spark.sql("DROP TABLE {t}")
+spark.sql("CREATE TABLE {t} AS SELECT 'x' AS b, 2 AS c UNION ALL SELECT 'y', 3")
+spark.sql("CREATE TABLE {ext} USING delta LOCATION '{tmp_path / 'ext'}' AS SELECT 7 AS n")
+spark.sql("CREATE SCHEMA {other} COMMENT 'made elsewhere'")
+spark.sql("CREATE TABLE {other}.kept AS SELECT 42 AS answer")
+""")
+    assert spark.table(t).columns == ["b", "c"] and spark.table(t).count() == 2
+    assert spark.table(ext).first().n == 7
+    assert catalog.list_tables(spark, *scratch_schema.split(".")) == ["ext", "swap"]
+    comment = {r.info_name: r.info_value for r in spark.sql(f"DESCRIBE SCHEMA {other}").collect()}["Comment"]
+    assert comment == "made elsewhere" and spark.table(f"{other}.kept").first().answer == 42
+    spark.sql(f"DROP TABLE {ext}")  # an external table: its data stays
+    assert (tmp_path / "ext" / "_delta_log").is_dir() and "ext" not in catalog.list_tables(spark, *scratch_schema.split("."))
+    in_another_kernel(f'spark.sql("DROP SCHEMA {other} CASCADE")')
+    assert other.split(".")[1] not in catalog.list_schemas(spark, "dev_catalog")
+    with pytest.raises(AnalysisException, match="kept"):
+        spark.table(f"{other}.kept")
+
+
+def test_a_new_lab_root_starts_with_every_catalog_and_keeps_tables_across_starts(tmp_path, monkeypatch):
+    """No server: the folders under the lab root are the catalog, read again by every new process."""
     home = str(tmp_path / "lab")
-    run_cli("sql", "CREATE TABLE dev_catalog.analytics.kept AS SELECT 42 AS answer", home=home)
+    in_another_kernel(f"""
+spark.sql("CREATE TABLE dev_catalog.analytics.kept AS SELECT 42 AS answer")
+spark.sql("CREATE TABLE dev_catalog.analytics.outside USING delta LOCATION '{tmp_path / 'outside'}' AS SELECT 1 AS n")
+""", home=home)
+    out = run_cli("sql", "SELECT answer, (SELECT n FROM dev_catalog.analytics.outside) AS n "
+                  "FROM dev_catalog.analytics.kept", "--json", home=home)
+    assert json.loads(out.splitlines()[-1]) == {"answer": 42, "n": 1}
     monkeypatch.setenv("LAKEHOUSE_LAB_HOME", home)
-    before = catalog_server.status()
-    assert before["running"]
-    os.kill(before["pid"], 9)
-    assert _stopped_within(10.0), "a killed server still reported as running"
-    out = run_cli("sql", "SELECT answer FROM dev_catalog.analytics.kept", "--json", home=home)
-    assert json.loads(out.splitlines()[-1]) == {"answer": 42}
-    after = catalog_server.status()
-    assert after["running"] and after["pid"] != before["pid"]
-    catalog_server.stop()
+    tree = catalog.on_disk()
+    assert set(tree) == set(catalog.catalogs())
+    assert tree["dev_catalog"]["analytics"] == ["kept", "outside"] and {"access", "lakeflow"} <= set(tree["system"])
+    listed = json.loads(run_cli("catalog", "--json", home=home))
+    assert listed["dev_catalog"]["analytics"] == ["kept", "outside"]

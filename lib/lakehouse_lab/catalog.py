@@ -1,9 +1,11 @@
-"""Three-level names (``catalog.schema.table``) the Unity Catalog way, on the lab's shared metastore.
+"""Three-level names (``catalog.schema.table``) the Unity Catalog way, shared by every kernel.
 
 Each environment's catalog (``dev_catalog``, ``staging_catalog``, ``prod_catalog``) and the ``system``
 catalog are Spark catalogs served by ``io.lakehouselab.LabCatalog`` (``java/LabCatalog.java``, compiled at
-set-up): schemas live in the shared Hive metastore as ``<catalog>__<schema>`` databases, tables are Delta
-tables. Plain ``spark.sql("SELECT * FROM dev_catalog.analytics.silver_orders")`` works in every kernel.
+set-up). The catalog is the warehouse folder: schema ``dev_catalog.analytics`` is the folder
+``warehouse/dev_catalog__analytics.db``, each table a Delta table in a sub-folder (``java/SharedTables.java``),
+so every kernel sees the same tables with no metastore or server. Plain
+``spark.sql("SELECT * FROM dev_catalog.analytics.silver_orders")`` works in every kernel.
 
 >>> import lakehouse_lab as lab
 >>> lab.table("silver_orders", env="prod")
@@ -12,12 +14,14 @@ tables. Plain ``spark.sql("SELECT * FROM dev_catalog.analytics.silver_orders")``
 from __future__ import annotations
 
 import difflib
+import glob
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from . import config, paths
 
@@ -102,38 +106,72 @@ def spark_conf() -> dict[str, str]:
     return {f"spark.sql.catalog.{name}": PLUGIN_CLASS for name in catalogs()}
 
 
+def schema_folder(catalog_name: str, schema: str) -> Path:
+    """Where ``catalog.schema`` keeps its tables: ``<lab root>/warehouse/<catalog>__<schema>.db``.
+
+    >>> schema_folder("dev_catalog", "analytics").name
+    'dev_catalog__analytics.db'
+    """
+    return paths.lab_root() / "warehouse" / f"{catalog_name}__{schema}.db".lower()
+
+
 def bootstrap(spark) -> None:
-    """Create the catalogs' schemas (idempotent, cheap when they exist)."""
-    existing = {row[0] for row in spark.sql("SHOW NAMESPACES IN spark_catalog").collect()}
+    """Create the catalogs' schemas (idempotent; a schema whose folder exists costs nothing)."""
     for catalog_name, schemas in catalogs().items():
         for schema in schemas:
-            if f"{catalog_name}__{schema}".lower() not in existing:
+            if not schema_folder(catalog_name, schema).is_dir():
                 spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{catalog_name}`.`{schema}`")
 
 
+def _is_delta_table(folder: Path) -> bool:
+    """A folder holds a Delta table once its log has a commit or checkpoint (as ``SharedTables.isDeltaTable``)."""
+    log = folder / "_delta_log"
+    return log.is_dir() and any(n[:1].isdigit() and (n.endswith(".json") or ".checkpoint" in n)
+                                for n in os.listdir(log))
+
+
+def _folder_tables(folder: Path) -> list[str]:
+    """The tables of a schema folder: managed sub-folders and the external tables listed in ``_external/``."""
+    managed = [child.name for child in folder.iterdir() if child.is_dir() and _is_delta_table(child)]
+    externals = folder / "_external"
+    external = [f.name for f in externals.iterdir() if not f.name.startswith(".")
+                and _is_delta_table(Path(unquote(urlparse(f.read_text().strip()).path)))] if externals.is_dir() else []
+    return sorted(managed + external)
+
+
 def list_schemas(spark, catalog_name: str) -> list[str]:
-    """Schema names in a lab catalog (empty for an unknown catalog)."""
+    """Schema names in a lab catalog (empty for an unknown catalog). ``spark`` is unused: the folders say it."""
     if catalog_name not in catalogs():
         return []
-    return sorted(r[0] for r in spark.sql(f"SHOW SCHEMAS IN `{catalog_name}`").collect())
+    prefix = f"{catalog_name}__".lower()
+    warehouse = paths.lab_root() / "warehouse"
+    found = warehouse.glob(f"{glob.escape(prefix)}*.db") if warehouse.is_dir() else []
+    return sorted(f.name[len(prefix):-3] for f in found if f.is_dir())
 
 
 def list_tables(spark, catalog_name: str, schema: str) -> list[str]:
-    """Table names in ``catalog.schema`` (empty when the schema does not exist)."""
-    if catalog_name not in catalogs():
+    """Table names in ``catalog.schema`` (empty when the schema does not exist), read from its folder."""
+    folder = schema_folder(catalog_name, schema)
+    if catalog_name not in catalogs() or not folder.is_dir():
         return []
-    try:
-        rows = spark.sql(f"SHOW TABLES IN `{catalog_name}`.`{schema}`").collect()
-    except Exception:  # noqa: BLE001 - an unknown schema lists nothing
-        return []
-    return sorted(r.tableName for r in rows)
+    return _folder_tables(folder)
+
+
+def on_disk() -> dict[str, dict[str, list[str]]]:
+    """Every lab catalog's schemas and their tables, as the warehouse folders hold them (no Spark needed).
+
+    >>> sorted(on_disk())[:1]
+    ['dev_catalog']
+    """
+    return {name: {schema: list_tables(None, name, schema) for schema in list_schemas(None, name)}
+            for name in catalogs()}
 
 
 def missing_tables(spark, full_names: list[str]) -> list[str]:
     """The names among ``full_names`` (``catalog.schema.table``) that do not exist yet.
 
-    Found by listing each schema once: unlike ``spark.catalog.tableExists`` this opens no Delta log, which is
-    what a start or an update pays when it only checks that its tables are there."""
+    Found by listing each schema's folder once: unlike ``spark.catalog.tableExists`` this opens no Delta log,
+    which is what a start or an update pays when it only checks that its tables are there."""
     listed: dict[str, set[str]] = {}
     missing = []
     for full_name in full_names:

@@ -1,7 +1,7 @@
 """A class-data-sharing archive for the lab's JVM, so a session starts without re-loading Spark's classes.
 
-Every notebook kernel, job task and CLI call starts a JVM that loads the same ~15,000 classes of Spark,
-Hive and Delta. Java 17 can record the classes a run loaded into an archive (``-XX:ArchiveClassesAtExit``)
+Every notebook kernel, job task and CLI call starts a JVM that loads the same ~15,000 classes of Spark
+and Delta. Java 17 can record the classes a run loaded into an archive (``-XX:ArchiveClassesAtExit``)
 and map that archive at the next start (``-XX:SharedArchiveFile``), which skips most of the class loading.
 ``make setup`` records the archive once, after a short session that starts the lab and writes a Delta
 table; :func:`java_options` adds it to every later start. An archive made by another Java build or for
@@ -81,8 +81,6 @@ def record(quiet: bool = False) -> Path | None:
         env = {**os.environ, RECORD_ENV: "1", "LAKEHOUSE_LAB_HOME": root, "CI": "1"}
         done = subprocess.run([sys.executable, "-c", WARM_UP], env=env, capture_output=True, text=True,
                               timeout=900)
-        subprocess.run([sys.executable, "-m", "lakehouse_lab.cli", "catalog", "stop"], env=env,
-                       capture_output=True, timeout=120)
     if done.returncode != 0 or not archive.exists():
         if not quiet:
             print(f"No class archive recorded (sessions start without it): {done.stderr[-1500:]}")

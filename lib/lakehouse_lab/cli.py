@@ -9,10 +9,10 @@ DESCRIPTION = """\
 Lakehouse Lab: Databricks dataflow patterns on a local Apache Spark + Delta Lake lakehouse.
 
 Common commands:
-  lakehouse-lab doctor                      check Java, graphviz, jars and the catalog server
+  lakehouse-lab doctor                      check Java, graphviz, jars and the class archive
   lakehouse-lab run                         the main job: ingest -> pipeline (bronze/silver/gold) -> checks
   lakehouse-lab sql "SELECT ..." [--json]   run SQL in the lab (three-level names work)
-  lakehouse-lab catalog status|start|stop   the shared catalog server
+  lakehouse-lab catalog [--json]            the catalogs, schemas and tables every kernel shares
   lakehouse-lab reset --yes                 delete all lab state (tables, checkpoints, history)
 """
 
@@ -47,17 +47,17 @@ def _sql(args) -> int:
 
 
 def _catalog(args) -> int:
-    from . import catalog_server
+    from . import catalog, paths
 
-    if args.action == "start":
-        port = catalog_server.ensure_running()
-        print(f"catalog server running on port {port}")
-    elif args.action == "stop":
-        print("catalog server stopped" if catalog_server.stop() else "catalog server was not running")
-    else:
-        state = catalog_server.status()
-        print(json.dumps(state, indent=2))
-        return 0 if state["running"] else 3
+    tree = catalog.on_disk()
+    if args.json:
+        print(json.dumps(tree, indent=2))
+        return 0
+    print(f"catalogs in {paths.lab_root() / 'warehouse'} (shared by every kernel; no server)")
+    for name, schemas in tree.items():
+        print(name)
+        for schema, tables in schemas.items():
+            print(f"  {schema}: {', '.join(tables) if tables else '(no tables)'}")
     return 0
 
 
@@ -89,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="rows to show (table output)")
     p.set_defaults(func=_sql)
 
-    p = sub.add_parser("catalog", help="the shared catalog server: status, start, stop")
-    p.add_argument("action", choices=["status", "start", "stop"])
+    p = sub.add_parser("catalog", help="list the lab catalogs' schemas and tables (read from disk, no Spark)")
+    p.add_argument("action", nargs="?", choices=["status"], default="status", help="(the only action; optional)")
+    p.add_argument("--json", action="store_true", help="print {catalog: {schema: [tables]}} as JSON")
     p.set_defaults(func=_catalog)
 
     p = sub.add_parser("run", help="the main job: ingest orders, run the course pipeline, validate, notify")

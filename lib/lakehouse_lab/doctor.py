@@ -2,7 +2,7 @@
 
 >>> from lakehouse_lab.doctor import checks
 >>> sorted(c.name for c in checks())[:2]
-['Delta and Derby jars', 'Java 17+']
+['Delta jars', 'Java 17+']
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from . import catalog_server, class_archive, jars
+from . import catalog, class_archive, jars, paths
 
 
 @dataclass
@@ -64,15 +64,18 @@ def _jars() -> Check:
     try:
         found = jars.cached()
     except jars.JarsMissing as exc:
-        return Check("Delta and Derby jars", False, str(exc), "make setup")
+        return Check("Delta jars", False, str(exc), "make setup")
     delta = next((j.name for j in found if "delta-spark" in j.name), "?")
-    return Check("Delta and Derby jars", True, f"{len(found)} jars cached ({delta}; resolved with {jars.route()})")
+    return Check("Delta jars", True, f"{len(found)} jars cached ({delta}; resolved with {jars.route()})")
 
 
 def _catalog() -> Check:
-    state = catalog_server.status()
-    detail = f"running on port {state['port']} (pid {state['pid']})" if state["running"] else "not running (starts with lab.start())"
-    return Check("catalog server", True, detail)
+    tree = catalog.on_disk()
+    schemas = sum(len(s) for s in tree.values())
+    tables = sum(len(t) for s in tree.values() for t in s.values())
+    detail = (f"{len(tree)} catalogs, {schemas} schemas, {tables} tables in {paths.lab_root() / 'warehouse'}"
+              if schemas else "no schemas yet (lab.start() creates them)")
+    return Check("lab catalogs", True, detail)
 
 
 def _class_archive() -> Check:

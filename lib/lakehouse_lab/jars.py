@@ -1,5 +1,4 @@
-"""The JVM jars the lab needs beyond pyspark's own: Delta Lake, and the Derby network server/client
-that backs the shared catalog.
+"""The JVM jars the lab needs beyond pyspark's own: Delta Lake.
 
 Resolved once (``make setup`` calls :func:`ensure`) with Spark's own Ivy resolver against Maven Central,
 into :func:`lakehouse_lab.paths.jar_cache`; every later start passes the cached files as ``spark.jars``
@@ -19,9 +18,7 @@ from pathlib import Path
 from . import paths
 
 DELTA = "io.delta:delta-spark_4.1_2.13:4.4.0"
-DERBY_VERSION = "10.16.1.1"  # the Derby engine pyspark ships; client and network server must match it
-DERBY = [f"org.apache.derby:derbynet:{DERBY_VERSION}", f"org.apache.derby:derbyclient:{DERBY_VERSION}"]
-COORDINATES = [DELTA, *DERBY]
+COORDINATES = [DELTA]
 MANIFEST = "manifest.json"
 
 
@@ -35,7 +32,7 @@ def cached(cache: Path | None = None) -> list[Path]:
     manifest = cache / MANIFEST
     if not manifest.exists() or json.loads(manifest.read_text()).get("coordinates") != COORDINATES:
         raise JarsMissing(
-            f"The Delta/Derby jars are not in {cache}. Run `make setup` once "
+            f"The Delta jars are not in {cache}. Run `make setup` once "
             "with access to Maven Central."
         )
     return sorted(cache.glob("*.jar"))

@@ -1,7 +1,7 @@
 """Where the lab keeps things: the project folder, the lab root (all state), and the jar cache.
 
 The lab root is ``.lab/`` in the project unless ``LAKEHOUSE_LAB_HOME`` points elsewhere. Everything the
-lab writes (warehouse, checkpoints, landing files, catalog server data, logs) lives under it, so
+lab writes (warehouse, checkpoints, landing files, catalog folders, logs) lives under it, so
 ``lab.reset()`` can remove it all without touching anything else. Jars live outside it (``.cache/``),
 so a reset never forces a new download.
 
@@ -36,7 +36,7 @@ def lab_root() -> Path:
 
 
 def jar_cache() -> Path:
-    """Resolved JVM jars (Delta, Derby); survives ``lab.reset()``. ``LAKEHOUSE_LAB_JARS`` overrides."""
+    """Resolved JVM jars (Delta); survives ``lab.reset()``. ``LAKEHOUSE_LAB_JARS`` overrides."""
     override = os.environ.get("LAKEHOUSE_LAB_JARS")
     return Path(override).expanduser().resolve() if override else project_root() / ".cache" / "jars"
 

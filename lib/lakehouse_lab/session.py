@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import catalog, catalog_server, class_archive, config, jars, lineage, paths
+from . import catalog, class_archive, config, jars, lineage, paths
 
 _state: dict = {"spark": None, "env": None}
 
@@ -23,12 +23,6 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
-logger.hive.name = org.apache.hadoop.hive
-logger.hive.level = off
-logger.dn.name = DataNucleus
-logger.dn.level = off
-logger.derby.name = org.apache.derby
-logger.derby.level = off
 """
 
 
@@ -53,8 +47,6 @@ def start(env: str | None = None, app_name: str = "lakehouse-lab"):
     env = env or current_env()
     cfg = config.load_config(env)  # raises a ConfigError listing valid environments
     spark = _state["spark"]
-    if spark is not None:
-        catalog_server.ensure_running()  # restarts a server killed mid-course; tables are on disk
     if spark is None or spark.sparkContext._jsc is None:
         spark = _build_session(cfg, app_name)
         _state["spark"] = spark
@@ -72,7 +64,7 @@ def _isolate(spark, env: str, cfg: config.EnvironmentConfig) -> None:
 
 
 def stop() -> None:
-    """Stop the lab's SparkSession (the catalog server keeps running for other kernels)."""
+    """Stop the lab's SparkSession (the tables stay on disk for other kernels)."""
     if _state["spark"] is not None:
         _state["spark"].stop()
     _state.update(spark=None)
@@ -89,28 +81,20 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
     from pyspark.sql import SparkSession
 
     root = paths.lab_root()
-    port = catalog_server.ensure_running()
     jar_files = [*jars.for_session(), catalog.plugin_jar()]
-    derby_client = [str(j) for j in jar_files if "derbyclient-" in j.name]
     log4j = paths.under(root, "conf") / "log4j2.properties"
     log4j.write_text(LOG4J)
     settings = {
         "spark.jars": ",".join(str(j) for j in jar_files),
-        "spark.driver.extraClassPath": os.pathsep.join(derby_client),
         "spark.driver.extraJavaOptions": " ".join([f"-Dlog4j.configurationFile=file:{log4j}",
-                                                   "-Dderby.stream.error.field=java.lang.System.err",
                                                    *class_archive.java_options()]),
         # Delta's SQL, then the lab's check that refuses writes outside the session's environment
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,io.lakehouselab.IsolationExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-        "spark.sql.catalogImplementation": "hive",
+        # no metastore: the lab catalogs keep their tables as folders under the warehouse (LabCatalog)
+        "spark.sql.catalogImplementation": "in-memory",
         "spark.sql.sources.default": "delta",
         "spark.sql.warehouse.dir": str(paths.under(root, "warehouse")),
-        "spark.hadoop.javax.jdo.option.ConnectionURL": catalog_server.jdbc_url(port),
-        "spark.hadoop.javax.jdo.option.ConnectionDriverName": "org.apache.derby.jdbc.ClientDriver",
-        # create the metastore's tables in a new database only; checking them on every start costs ~2 s
-        "spark.hadoop.datanucleus.schema.autoCreateAll": str(not catalog_server.schema_ready()).lower(),
-        "spark.hadoop.hive.metastore.schema.verification": "false",
         "spark.sql.shuffle.partitions": str(cfg.compute.shuffle_partitions),
         "spark.default.parallelism": str(cfg.compute.local_cores),
         # The lab's tables are small and written often; every overwrite/MERGE rebuilds the table state with Spark
@@ -136,7 +120,6 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
     spark.sparkContext.setLogLevel("ERROR")
     _quiet_python_loggers()
     catalog.bootstrap(spark)
-    catalog_server.mark_schema_ready()
     lineage.install(spark)
     return spark
 
@@ -161,7 +144,6 @@ def reset(confirm: bool = True) -> Path:
     if root.resolve() not in allowed or root.resolve() in {Path("/"), Path.home().resolve()}:
         raise LabError(f"Refusing to reset {root}: the lab root must be {' or '.join(map(str, allowed))}.")
     stop()
-    catalog_server.stop()
     if root.exists():
         shutil.rmtree(root)
     return root

@@ -31,7 +31,7 @@ import scala.runtime.BoxedUnit;
  * writing into an existing table.
  *
  * <p>Registered in {@code spark.sql.extensions}. Its check rule runs on every analysed plan (batch and
- * streaming), finds the table each write command targets — by its metastore database {@code <catalog>__<schema>}
+ * streaming), finds the table each write command targets — by its session-catalog database {@code <catalog>__<schema>}
  * or its location {@code .../<catalog>__<schema>.db/<table>} — and refuses the write with {@link LabCatalog}'s
  * message unless that catalog is writable from the session's environment.
  */

@@ -31,10 +31,10 @@ import org.apache.spark.sql.util.CaseInsensitiveStringMap;
  * A Unity Catalog-style top-level catalog ({@code catalog.schema.table}) for the lab.
  *
  * <p>Each catalog configured as {@code spark.sql.catalog.<name>=io.lakehouselab.LabCatalog} stores its
- * schemas in the session catalog's metastore (Hive, on the lab's Derby network server, so every kernel sees
- * the same tables) as databases named {@code <catalog>__<schema>}. Every call is forwarded to the session
- * catalog, which is Delta's {@code DeltaCatalog}: tables are real Delta tables, and CTAS / CREATE OR REPLACE
- * stay atomic through the staging calls.
+ * schemas as session-catalog databases named {@code <catalog>__<schema>}, whose folders under the warehouse
+ * are shared by every kernel ({@link SharedTables}). Every call is forwarded to the session catalog, which is
+ * Delta's {@code DeltaCatalog}: tables are real Delta tables, and CTAS / CREATE OR REPLACE stay atomic through
+ * the staging calls.
  */
 public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   static final String SEPARATOR = "__";
@@ -44,13 +44,14 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   @Override public String name() { return name; }
   @Override public String[] defaultNamespace() { return new String[] {"default"}; }
 
-  private Object sessionCatalog() {
+  private SparkSession spark() {
     SparkSession session = SparkSession.active();
     // A py4j thread (a job task, a notebook worker) may have no active session; SQLConf.get would then
     // fall back to defaults and hand out Spark's built-in session catalog instead of Delta's.
     SparkSession.setActiveSession(session);
-    return session.sessionState().catalogManager().v2SessionCatalog();
+    return session;
   }
+  private Object sessionCatalog() { return spark().sessionState().catalogManager().v2SessionCatalog(); }
   private StagingTableCatalog tables() { return (StagingTableCatalog) sessionCatalog(); }
   private SupportsNamespaces namespaces() { return (SupportsNamespaces) sessionCatalog(); }
 
@@ -75,7 +76,7 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   }
   private Identifier innerForCreate(Identifier ident) throws NoSuchNamespaceException {
     String db = database(ident.namespace());
-    if (!namespaces().namespaceExists(new String[] {db})) {
+    if (!SharedTables.syncSchema(spark(), db)) {
       throw new NoSuchNamespaceException(fullName(ident.namespace()));
     }
     return Identifier.of(new String[] {db}, ident.name());
@@ -113,103 +114,155 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
         + writable + "). Deploy to that environment (lakehouse-lab bundle deploy --target ...) or start a session for it.");
   }
 
-  // ---- tables ----
+  // ---- tables: the folders on disk decide what exists (SharedTables), Delta's catalog does the work ----
+  /** Whether the table is on disk, after registering it in (or forgetting it from) this JVM's catalog. */
+  private boolean synced(Identifier ident) {
+    try { return SharedTables.syncTable(spark(), database(ident.namespace()), ident.name()); }
+    catch (NoSuchNamespaceException e) { return false; }
+  }
+  /** The inner identifier of a table about to be created, after the schema and any old entry are synced. */
+  private Identifier forCreate(Identifier ident) throws NoSuchNamespaceException {
+    synced(ident);
+    return innerForCreate(ident);
+  }
+  /** An external table (created with a LOCATION) is remembered next to its schema's folder; a managed one
+   * replaces any such entry of the same name. */
+  private void rememberLocation(Identifier ident, Map<String, String> properties) {
+    String location = properties.get(TableCatalog.PROP_LOCATION);
+    try {
+      String db = database(ident.namespace());
+      if (location == null) SharedTables.forgetExternal(spark(), db, ident.name());
+      else SharedTables.recordExternal(spark(), db, ident.name(), location);
+    } catch (NoSuchNamespaceException ignored) { }
+  }
+
   @Override public Set<TableCatalogCapability> capabilities() { return tables().capabilities(); }
 
   @Override public Identifier[] listTables(String[] namespace) throws NoSuchNamespaceException {
     if (!namespaceExists(namespace)) throw new NoSuchNamespaceException(fullName(namespace));
     List<Identifier> out = new ArrayList<>();
-    for (Identifier id : tables().listTables(new String[] {database(namespace)})) {
-      out.add(Identifier.of(namespace, id.name()));
-    }
+    for (String table : SharedTables.listTables(spark(), database(namespace))) out.add(Identifier.of(namespace, table));
     return out.toArray(new Identifier[0]);
   }
 
   @Override public Table loadTable(Identifier ident) throws NoSuchTableException {
+    if (!synced(ident)) throw notFound(ident);
     try { return tables().loadTable(inner(ident)); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
   @Override public Table loadTable(Identifier ident, Set<TableWritePrivilege> privileges) throws NoSuchTableException {
     if (!privileges.isEmpty()) checkWritable(privileges + " on table " + qualified(ident));
+    if (!synced(ident)) throw notFound(ident);
     try { return tables().loadTable(inner(ident), privileges); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
   @Override public Table loadTable(Identifier ident, String version) throws NoSuchTableException {
+    if (!synced(ident)) throw notFound(ident);
     try { return tables().loadTable(inner(ident), version); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
   @Override public Table loadTable(Identifier ident, long timestamp) throws NoSuchTableException {
+    if (!synced(ident)) throw notFound(ident);
     try { return tables().loadTable(inner(ident), timestamp); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
   @Override public void invalidateTable(Identifier ident) {
     try { tables().invalidateTable(inner(ident)); } catch (NoSuchTableException ignored) { }
   }
-  @Override public boolean tableExists(Identifier ident) {
-    try { return tables().tableExists(inner(ident)); } catch (NoSuchTableException e) { return false; }
-  }
+  @Override public boolean tableExists(Identifier ident) { return synced(ident); }
   @Override public Table createTable(Identifier ident, Column[] columns, Transform[] partitions,
       Map<String, String> properties) throws TableAlreadyExistsException, NoSuchNamespaceException {
     checkWritable("create table " + qualified(ident));
-    return tables().createTable(innerForCreate(ident), columns, partitions, properties);
+    Table created = tables().createTable(forCreate(ident), columns, partitions, properties);
+    rememberLocation(ident, properties);
+    return created;
   }
   @Override public Table createTable(Identifier ident, TableInfo info)
       throws TableAlreadyExistsException, NoSuchNamespaceException {
     checkWritable("create table " + qualified(ident));
-    return tables().createTable(innerForCreate(ident), info);
+    Table created = tables().createTable(forCreate(ident), info);
+    rememberLocation(ident, info.properties());
+    return created;
   }
   @Override public boolean useNullableQuerySchema() { return tables().useNullableQuerySchema(); }
   @Override public Table alterTable(Identifier ident, TableChange... changes) throws NoSuchTableException {
     checkWritable("alter table " + qualified(ident));
+    if (!synced(ident)) throw notFound(ident);
     return tables().alterTable(inner(ident), changes);
   }
   @Override public boolean dropTable(Identifier ident) {
     checkWritable("drop table " + qualified(ident));
-    try { return tables().dropTable(inner(ident)); } catch (NoSuchTableException e) { return false; }
+    if (!synced(ident)) return false;
+    try {
+      boolean dropped = tables().dropTable(inner(ident));
+      SharedTables.forgetExternal(spark(), database(ident.namespace()), ident.name());
+      return dropped;
+    } catch (NoSuchTableException | NoSuchNamespaceException e) { return false; }
   }
   @Override public boolean purgeTable(Identifier ident) {
     checkWritable("purge table " + qualified(ident));
-    try { return tables().purgeTable(inner(ident)); } catch (NoSuchTableException e) { return false; }
+    if (!synced(ident)) return false;
+    try {
+      boolean purged = tables().purgeTable(inner(ident));
+      SharedTables.forgetExternal(spark(), database(ident.namespace()), ident.name());
+      return purged;
+    } catch (NoSuchTableException | NoSuchNamespaceException e) { return false; }
   }
   @Override public void renameTable(Identifier from, Identifier to)
       throws NoSuchTableException, TableAlreadyExistsException {
     checkWritable("rename table " + qualified(from));
-    tables().renameTable(inner(from), inner(to));
+    if (!synced(from)) throw notFound(from);
+    synced(to);
+    try {
+      String location = SharedTables.externalLocation(spark(), database(from.namespace()), from.name());
+      tables().renameTable(inner(from), inner(to));  // a managed table's folder moves with it
+      if (location != null) {
+        SharedTables.forgetExternal(spark(), database(from.namespace()), from.name());
+        SharedTables.recordExternal(spark(), database(to.namespace()), to.name(), location);
+      }
+    } catch (NoSuchNamespaceException e) { throw notFound(to); }
   }
 
   // ---- atomic CTAS / RTAS through Delta's staging ----
   @Override public StagedTable stageCreate(Identifier ident, Column[] columns, Transform[] partitions,
       Map<String, String> properties) throws TableAlreadyExistsException, NoSuchNamespaceException {
     checkWritable("create table " + qualified(ident));
-    return tables().stageCreate(innerForCreate(ident), columns, partitions, properties);
+    StagedTable staged = tables().stageCreate(forCreate(ident), columns, partitions, properties);
+    rememberLocation(ident, properties);
+    return staged;
   }
   @Override public StagedTable stageCreate(Identifier ident, TableInfo info)
       throws TableAlreadyExistsException, NoSuchNamespaceException {
     checkWritable("create table " + qualified(ident));
-    return tables().stageCreate(innerForCreate(ident), info);
+    StagedTable staged = tables().stageCreate(forCreate(ident), info);
+    rememberLocation(ident, info.properties());
+    return staged;
   }
   @Override public StagedTable stageReplace(Identifier ident, Column[] columns, Transform[] partitions,
       Map<String, String> properties) throws NoSuchNamespaceException, NoSuchTableException {
     checkWritable("replace table " + qualified(ident));
-    return tables().stageReplace(innerForCreate(ident), columns, partitions, properties);
+    return tables().stageReplace(forCreate(ident), columns, partitions, properties);
   }
   @Override public StagedTable stageReplace(Identifier ident, TableInfo info)
       throws NoSuchNamespaceException, NoSuchTableException {
     checkWritable("replace table " + qualified(ident));
-    return tables().stageReplace(innerForCreate(ident), info);
+    return tables().stageReplace(forCreate(ident), info);
   }
   @Override public StagedTable stageCreateOrReplace(Identifier ident, Column[] columns, Transform[] partitions,
       Map<String, String> properties) throws NoSuchNamespaceException {
     checkWritable("create or replace table " + qualified(ident));
-    return tables().stageCreateOrReplace(innerForCreate(ident), columns, partitions, properties);
+    StagedTable staged = tables().stageCreateOrReplace(forCreate(ident), columns, partitions, properties);
+    rememberLocation(ident, properties);
+    return staged;
   }
   @Override public StagedTable stageCreateOrReplace(Identifier ident, TableInfo info) throws NoSuchNamespaceException {
     checkWritable("create or replace table " + qualified(ident));
-    return tables().stageCreateOrReplace(innerForCreate(ident), info);
+    StagedTable staged = tables().stageCreateOrReplace(forCreate(ident), info);
+    rememberLocation(ident, info.properties());
+    return staged;
   }
 
-  // ---- schemas (namespaces) ----
+  // ---- schemas (namespaces): one folder each ----
   @Override public String[][] listNamespaces() throws NoSuchNamespaceException {
-    String prefix = (name + SEPARATOR).toLowerCase();
     List<String[]> out = new ArrayList<>();
-    for (String[] ns : namespaces().listNamespaces()) {
-      if (ns.length == 1 && ns[0].startsWith(prefix)) out.add(new String[] {ns[0].substring(prefix.length())});
+    for (String schema : SharedTables.listSchemas(spark(), (name + SEPARATOR).toLowerCase())) {
+      out.add(new String[] {schema});
     }
     return out.toArray(new String[0][]);
   }
@@ -219,26 +272,38 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
     return new String[0][];
   }
   @Override public boolean namespaceExists(String[] namespace) {
-    try { return namespaces().namespaceExists(new String[] {database(namespace)}); }
+    try { return SharedTables.syncSchema(spark(), database(namespace)); }
     catch (NoSuchNamespaceException e) { return false; }
   }
   @Override public Map<String, String> loadNamespaceMetadata(String[] namespace) throws NoSuchNamespaceException {
-    try { return namespaces().loadNamespaceMetadata(new String[] {database(namespace)}); }
-    catch (NoSuchNamespaceException e) { throw new NoSuchNamespaceException(fullName(namespace)); }
+    if (!namespaceExists(namespace)) throw new NoSuchNamespaceException(fullName(namespace));
+    return namespaces().loadNamespaceMetadata(new String[] {database(namespace)});
   }
   @Override public void createNamespace(String[] namespace, Map<String, String> metadata)
       throws NamespaceAlreadyExistsException {
     checkWritable("create schema " + name + "." + String.join(".", namespace));
-    try { namespaces().createNamespace(new String[] {database(namespace)}, metadata); }
+    if (namespaceExists(namespace)) throw new NamespaceAlreadyExistsException(fullName(namespace));
+    try {
+      String db = database(namespace);
+      namespaces().createNamespace(new String[] {db}, metadata);  // the folder <warehouse>/<db>.db
+      SharedTables.saveSchemaMetadata(spark(), db, metadata);
+    }
     catch (NoSuchNamespaceException e) { throw new IllegalArgumentException("Schema names have one part: " + Arrays.toString(namespace)); }
   }
   @Override public void alterNamespace(String[] namespace, NamespaceChange... changes) throws NoSuchNamespaceException {
     checkWritable("alter schema " + name + "." + String.join(".", namespace));
-    namespaces().alterNamespace(new String[] {database(namespace)}, changes);
+    if (!namespaceExists(namespace)) throw new NoSuchNamespaceException(fullName(namespace));
+    String db = database(namespace);
+    namespaces().alterNamespace(new String[] {db}, changes);
+    SharedTables.saveSchemaMetadata(spark(), db, namespaces().loadNamespaceMetadata(new String[] {db}));
   }
   @Override public boolean dropNamespace(String[] namespace, boolean cascade)
       throws NoSuchNamespaceException, NonEmptyNamespaceException {
     checkWritable("drop schema " + name + "." + String.join(".", namespace));
-    return namespaces().dropNamespace(new String[] {database(namespace)}, cascade);
+    if (!namespaceExists(namespace)) throw new NoSuchNamespaceException(fullName(namespace));
+    String db = database(namespace);
+    if (!cascade && !SharedTables.listTables(spark(), db).isEmpty()) throw new NonEmptyNamespaceException(fullName(namespace));
+    for (String table : SharedTables.listTables(spark(), db)) SharedTables.syncTable(spark(), db, table);
+    return namespaces().dropNamespace(new String[] {db}, cascade);  // removes the folder with its tables
   }
 }
