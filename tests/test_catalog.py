@@ -123,3 +123,20 @@ spark.sql("CREATE TABLE dev_catalog.analytics.outside USING delta LOCATION '{tmp
     assert tree["dev_catalog"]["analytics"] == ["kept", "outside"] and {"access", "lakeflow"} <= set(tree["system"])
     listed = json.loads(run_cli("catalog", "--json", home=home))
     assert listed["dev_catalog"]["analytics"] == ["kept", "outside"]
+
+
+def test_a_thread_writes_by_three_level_name_into_a_catalog_the_process_has_not_used_yet(spark):
+    """A py4j thread has no active session: its names resolve only through catalogs loaded at start."""
+    import uuid
+
+    table = f"system.default.t_{uuid.uuid4().hex[:8]}"
+    spark.sql(f"CREATE TABLE {table} (id BIGINT)")
+    try:
+        in_another_kernel(f"""
+from concurrent.futures import ThreadPoolExecutor
+with ThreadPoolExecutor(1) as pool:
+    pool.submit(lambda: spark.range(3).write.mode("append").saveAsTable("{table}")).result()
+""")
+        assert spark.table(table).count() == 3
+    finally:
+        spark.sql(f"DROP TABLE {table}")

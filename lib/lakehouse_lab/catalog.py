@@ -116,8 +116,14 @@ def schema_folder(catalog_name: str, schema: str) -> Path:
 
 
 def bootstrap(spark) -> None:
-    """Create the catalogs' schemas (idempotent; a schema whose folder exists costs nothing)."""
+    """Load every lab catalog and create its schemas (idempotent; a schema whose folder exists costs nothing).
+
+    Loading them now matters: a thread with no active session (a job task, a parallel write) resolves
+    ``system.lakeflow.x`` as a catalog name only when that catalog was loaded; otherwise it reads ``system`` as a
+    schema of the current catalog."""
+    manager = spark._jsparkSession.sessionState().catalogManager()
     for catalog_name, schemas in catalogs().items():
+        manager.catalog(catalog_name)
         for schema in schemas:
             if not schema_folder(catalog_name, schema).is_dir():
                 spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{catalog_name}`.`{schema}`")
