@@ -86,10 +86,12 @@ def test_what_another_kernel_creates_drops_and_re_creates_is_seen_here(spark, sc
 
     t, ext, other = f"{scratch_schema}.swap", f"{scratch_schema}.ext", f"{scratch_schema}_other"
     spark.sql(f"CREATE TABLE {t} AS SELECT 1 AS a")
-    assert spark.table(t).count() == 1  # known to this kernel now
+    spark.sql(f"CREATE TABLE {ext} AS SELECT 0 AS n")
+    assert spark.table(t).count() == 1 and spark.table(ext).count() == 1  # known to this kernel now
     in_another_kernel(f"""
 spark.sql("DROP TABLE {t}")
 spark.sql("CREATE TABLE {t} AS SELECT 'x' AS b, 2 AS c UNION ALL SELECT 'y', 3")
+spark.sql("DROP TABLE {ext}")
 spark.sql("CREATE TABLE {ext} USING delta LOCATION '{tmp_path / 'ext'}' AS SELECT 7 AS n")
 spark.sql("CREATE SCHEMA {other} COMMENT 'made elsewhere'")
 spark.sql("CREATE TABLE {other}.kept AS SELECT 42 AS answer")

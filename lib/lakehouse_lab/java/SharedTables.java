@@ -32,7 +32,8 @@ import scala.Option;
  * after it; an external table (created with a {@code LOCATION}) is a file {@code _external/<table>} there
  * holding its location URI. Each JVM's session catalog is Spark's in-memory one: before a
  * {@link LabCatalog} call uses a schema or table, {@link #syncTable} registers it there when another kernel
- * created it, and forgets it when another kernel dropped it. No metastore and no server are needed.
+ * created it, and forgets it when another kernel dropped it. No metastore and no server are needed. The two
+ * sync methods are synchronized: threads of one JVM (job tasks, parallel writes) never sync the same entry twice.
  */
 final class SharedTables {
   static final String SCHEMA_FILE = "_schema.properties";
@@ -61,7 +62,7 @@ final class SharedTables {
   // ---- schemas ----
 
   /** Whether schema folder {@code db} exists; registers it in this JVM (or forgets it) to match. */
-  static boolean syncSchema(SparkSession spark, String db) {
+  static synchronized boolean syncSchema(SparkSession spark, String db) {
     SessionCatalog catalog = sessionCatalog(spark);
     File dir = schemaDir(spark, db);
     boolean known = catalog.databaseExists(db);
@@ -113,23 +114,30 @@ final class SharedTables {
     return external != null ? new File(URI.create(external)) : new File(schemaDir(spark, db), name.toLowerCase());
   }
 
-  /** Whether table {@code db.name} exists on disk; registers it in this JVM (or forgets it) to match. */
-  static boolean syncTable(SparkSession spark, String db, String name) {
+  /** Whether table {@code db.name} exists on disk; registers it in this JVM (or forgets it) to match. An entry
+   * at another location (another kernel re-created the table elsewhere) is registered again. */
+  static synchronized boolean syncTable(SparkSession spark, String db, String name) {
     if (!syncSchema(spark, db)) return false;
     SessionCatalog catalog = sessionCatalog(spark);
     TableIdentifier id = new TableIdentifier(name.toLowerCase(), Option.apply(db));
     File dir = tableDir(spark, db, name);
     boolean onDisk = isDeltaTable(dir);
-    boolean known = catalog.tableExists(id);
-    if (onDisk && !known) {
+    CatalogTable known = known(catalog, id);
+    if (known != null && !(onDisk && new File(known.location()).getAbsoluteFile().equals(dir.getAbsoluteFile()))) {
+      forget(catalog, known);
+      known = null;
+    }
+    if (onDisk && known == null) {
       boolean external = externalLocation(spark, db, name) != null;
       catalog.createTable(registration(id, external ? CatalogTableType.EXTERNAL() : CatalogTableType.MANAGED(),
           dir.toURI()), true, false);
-    } else if (!onDisk && known) {
-      try { forget(catalog, catalog.getTableMetadata(id)); }
-      catch (org.apache.spark.sql.AnalysisException gone) { /* forgotten meanwhile */ }
     }
     return onDisk;
+  }
+
+  private static CatalogTable known(SessionCatalog catalog, TableIdentifier id) {
+    try { return catalog.tableExists(id) ? catalog.getTableMetadata(id) : null; }
+    catch (org.apache.spark.sql.AnalysisException gone) { return null; }
   }
 
   /** Delta tables in schema {@code db}: managed folders and external entries. */
