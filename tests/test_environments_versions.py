@@ -29,3 +29,11 @@ def test_snapshot_and_restore_put_changed_tables_back(spark, scratch_schema):
 
 def test_quote_escapes_every_part():
     assert versions.quote("dev_catalog.analytics.we`ird") == "`dev_catalog`.`analytics`.`we``ird`"
+
+
+def test_table_version_reads_the_delta_log_like_describe_history(spark, scratch_schema):
+    t = f"{scratch_schema}.versioned"
+    spark.sql(f"CREATE TABLE {t} AS SELECT 1 AS a")
+    spark.sql(f"INSERT INTO {t} VALUES (2)")
+    assert versions.table_version(spark, t) == spark.sql(f"DESCRIBE HISTORY {t} LIMIT 1").first().version == 1
+    assert versions.table_version(spark, f"{scratch_schema}.missing") is None
