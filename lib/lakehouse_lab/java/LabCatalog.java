@@ -186,22 +186,16 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
     if (!synced(ident)) throw notFound(ident);
     return tables().alterTable(inner(ident), changes);
   }
-  @Override public boolean dropTable(Identifier ident) {
-    checkWritable("drop table " + qualified(ident));
+  @Override public boolean dropTable(Identifier ident) { return drop(ident, false); }
+  @Override public boolean purgeTable(Identifier ident) { return drop(ident, true); }
+  /** DROP (or PURGE) a table: a managed table's folder goes with it, an external table keeps its data. */
+  private boolean drop(Identifier ident, boolean purge) {
+    checkWritable((purge ? "purge" : "drop") + " table " + qualified(ident));
     if (!synced(ident)) return false;
     try {
-      boolean dropped = tables().dropTable(inner(ident));
+      boolean dropped = purge ? tables().purgeTable(inner(ident)) : tables().dropTable(inner(ident));
       SharedTables.forgetExternal(spark(), database(ident.namespace()), ident.name());
       return dropped;
-    } catch (NoSuchTableException | NoSuchNamespaceException e) { return false; }
-  }
-  @Override public boolean purgeTable(Identifier ident) {
-    checkWritable("purge table " + qualified(ident));
-    if (!synced(ident)) return false;
-    try {
-      boolean purged = tables().purgeTable(inner(ident));
-      SharedTables.forgetExternal(spark(), database(ident.namespace()), ident.name());
-      return purged;
     } catch (NoSuchTableException | NoSuchNamespaceException e) { return false; }
   }
   @Override public void renameTable(Identifier from, Identifier to)
