@@ -2,7 +2,7 @@
 
 >>> from lakehouse_lab.doctor import checks
 >>> sorted(c.name for c in checks())[:2]
-['Delta jars', 'Java 17+']
+['Delta jars', 'JVM class archive (faster starts)']
 """
 from __future__ import annotations
 
