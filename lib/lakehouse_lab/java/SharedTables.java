@@ -128,7 +128,7 @@ final class SharedTables {
       known = null;
     }
     if (onDisk && known == null) {
-      boolean external = externalLocation(spark, db, name) != null;
+      boolean external = !dir.equals(new File(schemaDir(spark, db), name.toLowerCase()));  // not its own folder
       catalog.createTable(registration(id, external ? CatalogTableType.EXTERNAL() : CatalogTableType.MANAGED(),
           dir.toURI()), true, false);
     }
