@@ -46,8 +46,10 @@ notebooks: setup
 test: setup
 	$(PY) -m pytest -q --durations=15 tests && $(PY) scripts/run_notebooks.py $(NOTEBOOKS)
 
+# JupyterLab with the lab cluster running: every kernel's lab.start() attaches to one warm Spark driver.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks
+	$(LAB) cluster start
+	$(VENV)/bin/jupyter lab notebooks; $(LAB) cluster stop
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -3,6 +3,8 @@
     python scripts/run_notebooks.py notebooks/00_setup_and_tour.ipynb notebooks/01_unity_catalog_lineage.ipynb
 
 Exit status 1 when any notebook failed. ``LAKEHOUSE_LAB_STRICT=1`` is set, so exercise solutions must pass.
+The lab cluster runs for the whole suite, so each notebook's ``lab.start()`` attaches to one warm driver (as
+notebooks attach to a Databricks cluster); ``LAKEHOUSE_LAB_OWN_DRIVER=1`` gives every notebook its own instead.
 """
 from __future__ import annotations
 
@@ -29,13 +31,28 @@ def run(notebooks: list[Path]) -> dict[str, tuple[float, bool]]:
 
 
 def main(args: list[str]) -> int:
+    from lakehouse_lab import cluster, driver
+
     notebooks = [Path(a) for a in args] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-    times = run(notebooks)
+    own_cluster = driver.enabled() and cluster.status() is None
+    if own_cluster:
+        print(f"lab cluster started in {_start_cluster(cluster):.0f} s", flush=True)
+    try:
+        times = run(notebooks)
+    finally:
+        if own_cluster:
+            cluster.stop()
     print("\nnotebook wall time (s):")
     for name, (seconds, passed) in times.items():
         print(f"  {name:32} {seconds:7.1f}  {'' if passed else 'FAILED'}")
     print(f"  {'total':32} {sum(s for s, _ in times.values()):7.1f}")
     return 0 if all(p for _, p in times.values()) else 1
+
+
+def _start_cluster(cluster) -> float:
+    started = time.perf_counter()
+    cluster.start()
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

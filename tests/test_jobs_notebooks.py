@@ -56,3 +56,44 @@ def test_notebook_and_python_file_tasks(spark, tmp_path):
     assert [a.state for a in crash_run.attempts] == ["FAILED", "FAILED"]
     assert "Kernel" in crash_run.error or "kernel" in crash_run.error
     assert run.result_state == "FAILED"
+
+
+ATTACHED = HEADER + "\nimport lakehouse_lab as lab\nspark = lab.start()"
+
+
+def test_tasks_attach_to_the_runners_driver(spark, scratch_schema, tmp_path):
+    """A notebook task's Spark is the runner's (one JVM), in a session of its own; its writes are the job
+    run's in lineage; its foreachBatch calls reach it and the runner's still reach the runner; a timed-out
+    task's Spark job is cancelled with it."""
+    source, target = f"{scratch_schema}.attach_src", f"{scratch_schema}.attach_out"
+    spark.range(5).write.saveAsTable(source)
+    write = _notebook(tmp_path / "write.ipynb", ATTACHED,
+                      "spark.range(3).createOrReplaceTempView('task_only_view')\n"
+                      f"spark.table({source!r}).write.saveAsTable({target!r})\n"
+                      "seen = []\n"
+                      f"q = (spark.readStream.table({target!r}).writeStream\n"
+                      "     .foreachBatch(lambda df, _id: seen.append(df.count())).trigger(availableNow=True).start())\n"
+                      "q.awaitTermination()\n"
+                      "dbutils.jobs.taskValues.set('app', spark.sparkContext.applicationId)\n"
+                      "dbutils.jobs.taskValues.set('streamed', sum(seen))")
+    slow = _notebook(tmp_path / "slow.ipynb", ATTACHED, "spark.range(10**12).selectExpr('max(id)').collect()")
+    run = jobs.run_job({"name": "attached_tasks", "tasks": [
+        {"task_key": "write", "notebook_task": {"notebook_path": write}},
+        {"task_key": "slow", "depends_on": [{"task_key": "write"}], "timeout_seconds": 25,
+         "notebook_task": {"notebook_path": slow}}]})
+    written = run.tasks["write"]
+    assert written.state == "SUCCESS", written.error
+    assert written.values == {"app": spark.sparkContext.applicationId, "streamed": 5}
+    assert not spark.catalog.tableExists("task_only_view")
+    seen = []
+    (spark.readStream.table(target).writeStream.foreachBatch(lambda df, _id: seen.append(df.count()))
+     .trigger(availableNow=True).start().awaitTermination())
+    assert seen == [5]
+    import lakehouse_lab as lab
+
+    lab.lineage.flush()
+    entities = spark.sql("SELECT DISTINCT entity_type, entity_run_id FROM system.access.table_lineage "
+                         "WHERE target_table_full_name = :t", args={"t": target}).collect()
+    assert [tuple(r) for r in entities] == [("JOB", str(run.run_id))]
+    assert run.tasks["slow"].state == "TIMEDOUT"
+    assert list(spark.sparkContext.statusTracker().getActiveJobsIds()) == []

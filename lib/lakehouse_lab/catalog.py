@@ -120,10 +120,11 @@ def bootstrap(spark) -> None:
 
     Loading them now matters: a thread with no active session (a job task, a parallel write) resolves
     ``system.lakeflow.x`` as a catalog name only when that catalog was loaded; otherwise it reads ``system`` as a
-    schema of the current catalog."""
+    schema of the current catalog. Each is bound to ``spark``: on a shared driver (:mod:`lakehouse_lab.driver`)
+    such a thread would otherwise check writes against the driver's default session and its environment."""
     manager = spark._jsparkSession.sessionState().catalogManager()
     for catalog_name, schemas in catalogs().items():
-        manager.catalog(catalog_name)
+        manager.catalog(catalog_name).bind(spark._jsparkSession)
         for schema in schemas:
             if not schema_folder(catalog_name, schema).is_dir():
                 spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{catalog_name}`.`{schema}`")

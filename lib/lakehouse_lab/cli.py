@@ -13,6 +13,7 @@ Common commands:
   lakehouse-lab run                         the main job: ingest -> pipeline (bronze/silver/gold) -> checks
   lakehouse-lab sql "SELECT ..." [--json]   run SQL in the lab (three-level names work)
   lakehouse-lab catalog [--json]            the catalogs, schemas and tables every kernel shares
+  lakehouse-lab cluster start|status|stop   one warm Spark driver every kernel attaches to (fast starts)
   lakehouse-lab reset --yes                 delete all lab state (tables, checkpoints, history)
 """
 
@@ -61,6 +62,29 @@ def _catalog(args) -> int:
     return 0
 
 
+def _cluster(args) -> int:
+    from . import cluster
+
+    if args.action == "start":
+        try:
+            info = cluster.start()
+        except cluster.ClusterError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"lab cluster running: pid {info['pid']}, {info['app_id']}; lab.start() in any kernel attaches to it")
+    elif args.action == "stop":
+        print("lab cluster stopped" if cluster.stop() else "no lab cluster was running")
+    else:
+        info = cluster.status()
+        if args.json:
+            print(json.dumps(info))
+        else:
+            print("no lab cluster is running" if info is None else
+                  f"lab cluster running: pid {info['pid']}, {info['app_id']}, {info['attached']} process(es) attached")
+        return 0 if info else 3
+    return 0
+
+
 def _run(args) -> int:
     from . import medallion
 
@@ -93,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["status"], default="status", help="(the only action; optional)")
     p.add_argument("--json", action="store_true", help="print {catalog: {schema: [tables]}} as JSON")
     p.set_defaults(func=_catalog)
+
+    p = sub.add_parser("cluster", help="start/stop the lab cluster: one warm Spark driver every kernel attaches to")
+    p.add_argument("action", nargs="?", choices=["start", "status", "stop"], default="status")
+    p.add_argument("--json", action="store_true", help="status as JSON")
+    p.set_defaults(func=_cluster)
 
     p = sub.add_parser("run", help="the main job: ingest orders, run the course pipeline, validate, notify")
     p.add_argument("--env", default="dev")

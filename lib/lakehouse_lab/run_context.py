@@ -33,9 +33,11 @@ class Entity:
 
 
 def _default() -> Entity:
+    """The process's entity: a job run's when the job runner started this process (a task), else the notebook."""
     user = os.environ.get("LAKEHOUSE_LAB_USER") or f"{getpass.getuser()}@lakehouse.lab"
-    notebook = os.environ.get("LAKEHOUSE_LAB_NOTEBOOK")
-    return Entity("NOTEBOOK", notebook, None, user)
+    if os.environ.get("LAKEHOUSE_LAB_ENTITY_TYPE") == "JOB":
+        return Entity("JOB", os.environ.get("LAKEHOUSE_LAB_ENTITY_ID"), os.environ.get("LAKEHOUSE_LAB_ENTITY_RUN_ID"), user)
+    return Entity("NOTEBOOK", os.environ.get("LAKEHOUSE_LAB_NOTEBOOK"), None, user)
 
 
 _current: contextvars.ContextVar[Entity | None] = contextvars.ContextVar("lakehouse_lab_entity", default=None)
@@ -59,6 +61,12 @@ def entity(entity_type: str, entity_id: str | None, entity_run_id: str | None, s
     finally:
         _current.reset(token)
         _restore_local_properties(spark, previous)
+
+
+def mark_thread(spark, value: Entity) -> None:
+    """Mark every Spark job this thread starts from now on as ``value``'s (a process attached to a shared
+    driver, whose listener's defaults belong to the driver's owner)."""
+    _set_local_properties(spark, value)
 
 
 def _fields(value: Entity) -> dict[str, str | None]:

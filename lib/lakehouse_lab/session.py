@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import catalog, class_archive, config, jars, lineage, paths
+from . import catalog, class_archive, cluster, config, driver, jars, lineage, paths
 
 _state: dict = {"spark": None, "env": None}
 
@@ -48,7 +48,9 @@ def start(env: str | None = None, app_name: str = "lakehouse-lab"):
     cfg = config.load_config(env)  # raises a ConfigError listing valid environments
     spark = _state["spark"]
     if spark is None or spark.sparkContext._jsc is None:
-        spark = _build_session(cfg, app_name)
+        address = driver.runner_address() or (cluster.attach_address() if driver.enabled() else None)
+        spark = _attach_session(cfg, address) if address else _build_session(cfg, app_name)
+        _prepare(spark)
         _state["spark"] = spark
     _state["env"] = env
     spark.sql(f"SET CATALOG `{cfg.database.catalog}`")
@@ -64,7 +66,12 @@ def _isolate(spark, env: str, cfg: config.EnvironmentConfig) -> None:
 
 
 def stop() -> None:
-    """Stop the lab's SparkSession (the tables stay on disk for other kernels)."""
+    """Stop the lab's SparkSession (the tables stay on disk for other kernels).
+
+    A process attached to another's driver (a job task, a kernel on the lab cluster) keeps its session: the
+    driver belongs to the other process."""
+    if driver.attached():
+        return
     if _state["spark"] is not None:
         _state["spark"].stop()
     _state.update(spark=None)
@@ -116,12 +123,21 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
     builder = SparkSession.builder.master(f"local[{cfg.compute.local_cores}]").appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    return builder.getOrCreate()
+
+
+def _attach_session(cfg: config.EnvironmentConfig, address: tuple[str, str, str]):
+    """A session of another process's driver: the job runner's (a task) or the lab cluster's (a kernel)."""
+    spark = driver.attach(*address)
+    spark.conf.set("spark.sql.shuffle.partitions", str(cfg.compute.shuffle_partitions))
+    return spark
+
+
+def _prepare(spark) -> None:
     spark.sparkContext.setLogLevel("ERROR")
     _quiet_python_loggers()
     catalog.bootstrap(spark)
     lineage.install(spark)
-    return spark
 
 
 def _quiet_python_loggers() -> None:
@@ -144,6 +160,7 @@ def reset(confirm: bool = True) -> Path:
     if root.resolve() not in allowed or root.resolve() in {Path("/"), Path.home().resolve()}:
         raise LabError(f"Refusing to reset {root}: the lab root must be {' or '.join(map(str, allowed))}.")
     stop()
+    cluster.stop()  # its driver holds the tables about to be deleted
     if root.exists():
         shutil.rmtree(root)
     return root

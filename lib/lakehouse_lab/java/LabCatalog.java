@@ -39,17 +39,25 @@ import org.apache.spark.sql.util.CaseInsensitiveStringMap;
 public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   static final String SEPARATOR = "__";
   private String name;
+  private volatile SparkSession session;
 
   @Override public void initialize(String name, CaseInsensitiveStringMap options) { this.name = name; }
   @Override public String name() { return name; }
   @Override public String[] defaultNamespace() { return new String[] {"default"}; }
 
+  /**
+   * The session this catalog belongs to ({@code catalog.bootstrap} binds it). Without it a thread that has no
+   * active session would fall back to the JVM's default session, which on a shared driver is another
+   * process's, with another environment.
+   */
+  public void bind(SparkSession session) { this.session = session; }
+
   private SparkSession spark() {
-    SparkSession session = SparkSession.active();
+    SparkSession active = session != null ? session : SparkSession.active();
     // A py4j thread (a job task, a notebook worker) may have no active session; SQLConf.get would then
     // fall back to defaults and hand out Spark's built-in session catalog instead of Delta's.
-    SparkSession.setActiveSession(session);
-    return session;
+    SparkSession.setActiveSession(active);
+    return active;
   }
   private Object sessionCatalog() { return spark().sessionState().catalogManager().v2SessionCatalog(); }
   private StagingTableCatalog tables() { return (StagingTableCatalog) sessionCatalog(); }
@@ -99,7 +107,7 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   }
 
   /** Refuses a write into this catalog unless the session's environment may write here. */
-  private void checkWritable(String action) { checkWritable(SparkSession.active(), name, action); }
+  private void checkWritable(String action) { checkWritable(spark(), name, action); }
 
   /** Refuses a write into lab catalog {@code catalog} unless {@code spark}'s environment may write there. */
   static void checkWritable(SparkSession spark, String catalog, String action) {

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
@@ -88,6 +89,7 @@ public class LineageListener extends SparkListener {
 
   private final SparkSession spark;
   private final Map<String, String> defaults = new ConcurrentHashMap<>();
+  private final Set<SparkSession> watched = Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
   private final Map<Long, Long> rootOf = new ConcurrentHashMap<>();
   private final Map<Long, Map<String, String>> entityOf = new ConcurrentHashMap<>();
   /** Running foreachBatch streams: query id → the source lineage of the stream's output columns. */
@@ -96,13 +98,16 @@ public class LineageListener extends SparkListener {
 
   private LineageListener(SparkSession spark) { this.spark = spark; }
 
-  /** Register the listener on {@code spark} (idempotent) and return it. */
+  /**
+   * Register the listener on {@code spark}'s context (one per context: it sees every session's queries) and
+   * watch {@code spark}'s streams (each session has its own); idempotent. Returns the listener.
+   */
   public static synchronized LineageListener install(SparkSession spark) {
-    if (installed == null || installed.spark != spark) {
+    if (installed == null || installed.spark.sparkContext() != spark.sparkContext()) {
       installed = new LineageListener(spark);
       spark.sparkContext().addSparkListener(installed);
-      spark.streams().addListener(installed.new Streams());
     }
+    if (installed.watched.add(spark)) spark.streams().addListener(installed.new Streams(spark));
     return installed;
   }
 
@@ -165,10 +170,13 @@ public class LineageListener extends SparkListener {
 
   /** Stream starts: the source plan and the sink table of the running query. */
   final class Streams extends StreamingQueryListener {
+    private final SparkSession session;
+    Streams(SparkSession session) { this.session = session; }
+
     @Override public void onQueryStarted(StreamingQueryListener.QueryStartedEvent event) {
       try {
         if (!enabled) return;
-        Object wrapper = spark.streams().get(event.id());
+        Object wrapper = session.streams().get(event.id());
         if (wrapper == null) return;
         Object execution = wrapper.getClass().getMethod("streamingQuery").invoke(wrapper);
         LogicalPlan plan = (LogicalPlan) execution.getClass().getMethod("logicalPlan").invoke(execution);

@@ -396,11 +396,11 @@ def execute(run: JobRun, spark, task, number: int, task_run_id: int, deadline, c
                                    params, {k: dict(t.values) for k, t in run.tasks.items()})
     kind = task.kind()
     if kind == "notebook_task":
-        outcome = tasks.run_notebook(task, ctx, run.env, deadline, cancel, run.job.source_path)
+        outcome = tasks.run_notebook(task, ctx, spark, run.env, deadline, cancel, run.job.source_path)
     elif kind == "spark_python_task":
         task = task.model_copy(update={"spark_python_task": task.spark_python_task.model_copy(
             update={"parameters": tasks.resolve_refs(task.spark_python_task.parameters, refs, task.task_key)})})
-        outcome = tasks.run_python_file(task, ctx, run.env, deadline, cancel, run.job.source_path)
+        outcome = tasks.run_python_file(task, ctx, spark, run.env, deadline, cancel, run.job.source_path)
     elif kind == "python_task":
         outcome = tasks.run_callable(task, ctx, spark, refs, deadline, cancel)
     elif kind == "pipeline_task":

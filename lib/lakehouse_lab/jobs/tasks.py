@@ -1,7 +1,9 @@
 """Running one attempt of one task, per task kind, with a deadline that really stops it.
 
 Notebook tasks run in their own Jupyter kernel (papermill, in a worker process); ``spark_python_task`` files
-in their own Python process — on timeout the whole process tree is killed. Python callables and
+in their own Python process — on timeout the whole process tree is killed. Both attach to the runner's Spark
+driver when it has one (:mod:`lakehouse_lab.driver`), as tasks share a job cluster; their Spark jobs are
+cancelled with the process. Python callables and
 ``pipeline_task`` run in a thread of the runner's process sharing its Spark session: on timeout their Spark
 jobs are cancelled and an exception is raised in the thread at its next Python instruction.
 
@@ -26,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths, run_context
+from .. import driver, paths, run_context
 from . import context as task_context
 
 REF = re.compile(r"\{\{\s*([A-Za-z0-9_.\-\[\]]+)\s*\}\}")
@@ -139,18 +141,31 @@ def _workdir(ctx: task_context.TaskContext) -> Path:
                        f"{ctx.task_key.replace('/', '_')}-{ctx.attempt_number}")
 
 
-def run_notebook(task, ctx, env_name, deadline, cancel, source_path) -> Outcome:
+def run_notebook(task, ctx, spark, env_name, deadline, cancel, source_path) -> Outcome:
     nb = notebook_file(task.notebook_task.notebook_path, source_path)
     work = _workdir(ctx)
     ctx.values_path, ctx.exit_path = str(work / "values.json"), str(work / "exit.json")
     ctx_file = ctx.write(work / "context.json")
     argv = [sys.executable, "-m", "lakehouse_lab.jobs.notebook_worker", str(ctx_file), str(nb), str(work / nb.name)]
-    outcome = run_subprocess(argv, child_env(ctx, ctx_file, env_name), deadline, cancel, work / "output.log")
+    outcome = _run_child(argv, ctx, ctx_file, env_name, spark, deadline, cancel, work / "output.log")
     _collect(ctx, work, outcome)
     return outcome
 
 
-def run_python_file(task, ctx, env_name, deadline, cancel, source_path) -> Outcome:
+def _run_child(argv, ctx, ctx_file: Path, env_name: str, spark, deadline, cancel, log: Path) -> Outcome:
+    """Run a task's process, attached to ``spark``'s driver when there is one."""
+    env = child_env(ctx, ctx_file, env_name)
+    if spark is None or not driver.enabled():
+        return run_subprocess(argv, env, deadline, cancel, log)
+    with driver.serve_child(spark, _job_group(ctx)) as attach_env:
+        return run_subprocess(argv, {**env, **attach_env}, deadline, cancel, log)
+
+
+def _job_group(ctx: task_context.TaskContext) -> str:
+    return f"lakehouse-lab-{ctx.run_id}-{ctx.task_key}-{ctx.attempt_number}"
+
+
+def run_python_file(task, ctx, spark, env_name, deadline, cancel, source_path) -> Outcome:
     spec = task.spark_python_task
     file = Path(spec.python_file.removeprefix("file://"))
     if not file.is_absolute():
@@ -162,7 +177,7 @@ def run_python_file(task, ctx, env_name, deadline, cancel, source_path) -> Outco
     ctx.values_path, ctx.exit_path = str(work / "values.json"), str(work / "exit.json")
     ctx_file = ctx.write(work / "context.json")
     argv = [sys.executable, str(file), *spec.parameters]
-    outcome = run_subprocess(argv, child_env(ctx, ctx_file, env_name), deadline, cancel, work / "output.log")
+    outcome = _run_child(argv, ctx, ctx_file, env_name, spark, deadline, cancel, work / "output.log")
     _collect(ctx, work, outcome)
     return outcome
 
@@ -190,7 +205,7 @@ def load_function(function):
 def run_in_thread(body, ctx, spark, deadline, cancel) -> Outcome:
     """Run ``body()`` in a thread as the job's entity with ``ctx`` as task context; stop it on timeout."""
     result: dict = {}
-    group = f"lakehouse-lab-{ctx.run_id}-{ctx.task_key}-{ctx.attempt_number}"
+    group = _job_group(ctx)
 
     def target():
         try:

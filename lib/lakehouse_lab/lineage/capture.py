@@ -20,7 +20,7 @@ import atexit
 import contextlib
 import logging
 
-from .. import run_context
+from .. import driver, run_context
 from . import store
 
 log = logging.getLogger("lakehouse_lab.lineage")
@@ -33,8 +33,11 @@ def install(spark):
         store.ensure_tables(spark)
         listener = spark._jvm.io.lakehouselab.LineageListener.install(spark._jsparkSession)
         who = run_context.current()
-        listener.setDefault("created_by", who.created_by)
-        listener.setDefault("entity_id", who.entity_id)
+        if driver.attached():  # the driver's listener keeps its defaults; this process's work is marked
+            run_context.mark_thread(spark, who)
+        else:
+            listener.setDefault("created_by", who.created_by)
+            listener.setDefault("entity_id", who.entity_id)
         _state.update(spark=spark, listener=listener)
         _install_hooks()
         return listener
