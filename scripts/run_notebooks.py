@@ -8,6 +8,7 @@ notebooks attach to a Databricks cluster); ``LAKEHOUSE_LAB_OWN_DRIVER=1`` gives 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -17,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(notebooks: list[Path]) -> dict[str, tuple[float, bool]]:
+def run(notebooks: list[Path], extra_env: dict | None = None) -> dict[str, tuple[float, bool]]:
     """``{notebook stem: (seconds, passed)}``, printing a line per notebook as it finishes."""
-    env = {**os.environ, "LAKEHOUSE_LAB_STRICT": "1"}
+    env = {**os.environ, "LAKEHOUSE_LAB_STRICT": "1", **(extra_env or {})}
     times = {}
     for notebook in notebooks:
         started = time.perf_counter()
@@ -30,29 +31,32 @@ def run(notebooks: list[Path]) -> dict[str, tuple[float, bool]]:
     return times
 
 
-def main(args: list[str]) -> int:
+@contextlib.contextmanager
+def lab_cluster():
+    """The lab cluster for the suite: started here (and stopped after) unless one runs or it is turned off."""
     from lakehouse_lab import cluster, driver
 
-    notebooks = [Path(a) for a in args] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-    own_cluster = driver.enabled() and cluster.status() is None
-    if own_cluster:
-        print(f"lab cluster started in {_start_cluster(cluster):.0f} s", flush=True)
+    if not driver.enabled() or cluster.status() is not None:
+        yield
+        return
+    started = time.perf_counter()
+    cluster.start()
+    print(f"lab cluster started in {time.perf_counter() - started:.0f} s", flush=True)
     try:
-        times = run(notebooks)
+        yield
     finally:
-        if own_cluster:
-            cluster.stop()
+        cluster.stop()
+
+
+def main(args: list[str]) -> int:
+    notebooks = [Path(a) for a in args] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    with lab_cluster():
+        times = run(notebooks)
     print("\nnotebook wall time (s):")
     for name, (seconds, passed) in times.items():
         print(f"  {name:32} {seconds:7.1f}  {'' if passed else 'FAILED'}")
     print(f"  {'total':32} {sum(s for s, _ in times.values()):7.1f}")
     return 0 if all(p for _, p in times.values()) else 1
-
-
-def _start_cluster(cluster) -> float:
-    started = time.perf_counter()
-    cluster.start()
-    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
