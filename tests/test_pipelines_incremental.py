@@ -163,6 +163,8 @@ def test_delta_log_reader_agrees_with_describe(spark, scratch_schema, pipeline):
     history = spark.sql(f"DESCRIBE HISTORY {name}").orderBy("version").collect()
     assert (snapshot.table_id, snapshot.version) == (detail.id, history[-1].version)
     assert snapshot.properties.get("delta.enableChangeDataFeed") == "true"
+    assert snapshot.properties == dict(detail.properties)
+    assert (snapshot.description, list(snapshot.partition_columns)) == (detail.description, detail.partitionColumns)
     commits = TableLog.of(spark, name).commits(0, snapshot.version)
     assert [(c.operation, c.parameters.get("mode")) for c in commits] == \
         [(h.operation, (h.operationParameters or {}).get("mode")) for h in history]

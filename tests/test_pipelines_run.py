@@ -170,3 +170,23 @@ def test_cli_runs_the_seed_pipeline_and_draws_its_graph(spark, seed_source, tmp_
     assert spark.table("dev_catalog.analytics.silver_orders").count() == 40
     raw_orders(spark, 300, 1, negative=1, batch="bad").write.mode("append").saveAsTable(RAW)
     assert cli.main(["pipeline", "run", str(SEED)]) == 1
+
+
+def test_full_refresh_recreates_a_view_only_when_its_definition_changed(spark, scratch_schema):
+    """A full refresh is one overwrite commit, unless the comment, properties or partitioning changed: then the
+    view is re-created with the new ones first (read from the Delta log, compared with DESCRIBE DETAIL)."""
+    schema = scratch_schema.split(".")[1]
+    spark.range(5).withColumnRenamed("id", "n").write.saveAsTable(f"{scratch_schema}.numbers")
+
+    def refresh(comment: str):
+        text = f'CREATE MATERIALIZED VIEW big COMMENT "{comment}" AS SELECT n FROM {scratch_schema}.numbers WHERE n > 1'
+        update = run_pipeline(Pipeline.from_sql("comments", text), schema=schema, full_refresh=True)
+        assert update.state == "COMPLETED", update.error
+        history = spark.sql(f"DESCRIBE HISTORY {scratch_schema}.big").orderBy("version").collect()
+        return spark.sql(f"DESCRIBE DETAIL {scratch_schema}.big").first().description, [h.operation for h in history]
+
+    assert refresh("first") == ("first", ["CREATE OR REPLACE TABLE AS SELECT", "WRITE"])
+    description, operations = refresh("first")
+    assert (description, operations[2:]) == ("first", ["WRITE"])
+    description, operations = refresh("second")
+    assert (description, operations[3:]) == ("second", ["CREATE OR REPLACE TABLE AS SELECT", "WRITE"])

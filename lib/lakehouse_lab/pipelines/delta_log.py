@@ -1,4 +1,5 @@
-"""A Delta table's id, version, properties and recent commits, read from its log on the driver.
+"""A Delta table's id, version, properties, comment, partitioning and recent commits, read from its log on the
+driver.
 
 The incremental refresh of materialized views checks these for every source before and after each refresh.
 ``DESCRIBE DETAIL`` and ``DESCRIBE HISTORY`` cost 0.3–0.6 s each here (a catalog lookup and a Spark job);
@@ -21,6 +22,8 @@ class Snapshot:
     table_id: str
     version: int
     properties: dict
+    description: str | None = None   # the table's comment
+    partition_columns: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,9 @@ class TableLog:
         none = self.spark._jvm.scala.Option.empty()
         snap = self._log.update(False, none, none)
         metadata = snap.metadata()
-        return Snapshot(metadata.id(), int(snap.version()), _scala_map(metadata.configuration()))
+        partitions = metadata.partitionColumns()
+        return Snapshot(metadata.id(), int(snap.version()), _scala_map(metadata.configuration()),
+                        metadata.description(), tuple(partitions.apply(i) for i in range(partitions.size())))
 
     def commits(self, first: int, last: int) -> list[Commit]:
         """The commits ``first``..``last`` (inclusive): operation and its parameters."""

@@ -158,9 +158,10 @@ def _same_columns(a, b) -> bool:
 def _definition_changed(ctx: UpdateContext, ds: Dataset, name: str) -> bool:
     """Whether a full refresh must re-create the table: its comment, properties or partitioning changed.
     Otherwise the refresh is the overwrite alone (one Delta commit instead of two)."""
+    from .delta_log import TableLog
     from .flows import table_properties
 
-    detail = ctx.spark.sql(f"DESCRIBE DETAIL {ctx.quoted(name)}").first()
-    return ((detail.description or None) != (ds.comment or None)
-            or any(detail.properties.get(k) != v for k, v in table_properties(ds).items())
-            or list(detail.partitionColumns) != list(ds.partition_cols or []))
+    current = TableLog.of(ctx.spark, ctx.full_name(name)).snapshot()  # ~20 ms; DESCRIBE DETAIL ~0.6 s
+    return ((current.description or None) != (ds.comment or None)
+            or any(current.properties.get(k) != v for k, v in table_properties(ds).items())
+            or list(current.partition_columns) != list(ds.partition_cols or []))
