@@ -6,9 +6,18 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark():
-    import lakehouse_lab as lab
+    """The test process's own driver, even when a lab cluster runs in the same lab root (job tasks started by
+    the tests still attach to it, as they do for any runner)."""
+    import os
 
-    session = lab.start("dev")
+    import lakehouse_lab as lab
+    from lakehouse_lab import driver
+
+    os.environ[driver.ENV_OFF] = "1"
+    try:
+        session = lab.start("dev")
+    finally:
+        del os.environ[driver.ENV_OFF]
     yield session
 
 

@@ -39,6 +39,8 @@ def _wait(condition, seconds: float = 60) -> bool:
 
 
 def test_kernels_attach_to_one_driver_and_die_cleanly():
+    if cluster.status() is not None:
+        pytest.skip("a lab cluster runs in this lab root (make lab?): this test would stop it")
     info = cluster.start()
     try:
         assert cluster.start()["pid"] == info["pid"]  # a second start returns the running cluster

@@ -36,7 +36,8 @@ def _default() -> Entity:
     """The process's entity: a job run's when the job runner started this process (a task), else the notebook."""
     user = os.environ.get("LAKEHOUSE_LAB_USER") or f"{getpass.getuser()}@lakehouse.lab"
     if os.environ.get("LAKEHOUSE_LAB_ENTITY_TYPE") == "JOB":
-        return Entity("JOB", os.environ.get("LAKEHOUSE_LAB_ENTITY_ID"), os.environ.get("LAKEHOUSE_LAB_ENTITY_RUN_ID"), user)
+        return Entity("JOB", os.environ.get("LAKEHOUSE_LAB_ENTITY_ID"), os.environ.get("LAKEHOUSE_LAB_ENTITY_RUN_ID"),
+                      user)
     return Entity("NOTEBOOK", os.environ.get("LAKEHOUSE_LAB_NOTEBOOK"), None, user)
 
 
