@@ -160,8 +160,7 @@ class _Driver:
 
     def attach(self, pid: int) -> dict:
         group = f"lakehouse-lab-kernel-{pid}-{secrets.token_hex(3)}"
-        server = self.spark._jvm.org.apache.spark.api.python.Py4JServer(self.spark.sparkContext._jsc.sc().conf())
-        server.start()
+        server = driver.open_server(self.spark)
         with self.lock:
             self.clients.setdefault(pid, []).append((server, group))
         return {"port": server.getListeningPort(), "secret": server.secret(), "group": group}
@@ -179,8 +178,7 @@ class _Driver:
                 ended = [pid for pid in self.clients if not _alive(pid)]
                 released = [entry for pid in ended for entry in self.clients.pop(pid)]
             for server, group in released:
-                self.spark.sparkContext.cancelJobGroup(group)
-                server.shutdown()
+                driver.close_server(self.spark, server, group)
 
     def serve(self) -> None:
         owner = self

@@ -35,13 +35,24 @@ def serve_child(spark, job_group: str):
 
     On leaving the block the child's Spark jobs are cancelled (its ``job_group``) and its server is shut down,
     so a task killed at its timeout leaves nothing running."""
-    server = spark._jvm.org.apache.spark.api.python.Py4JServer(spark.sparkContext._jsc.sc().conf())
-    server.start()
+    server = open_server(spark)
     try:
         yield {ENV_PORT: str(server.getListeningPort()), ENV_SECRET: server.secret(), ENV_GROUP: job_group}
     finally:
-        spark.sparkContext.cancelJobGroup(job_group)
-        server.shutdown()
+        close_server(spark, server, job_group)
+
+
+def open_server(spark):
+    """A new Py4J server in ``spark``'s driver for one process to attach to (with its own secret and callbacks)."""
+    server = spark._jvm.org.apache.spark.api.python.Py4JServer(spark.sparkContext._jsc.sc().conf())
+    server.start()
+    return server
+
+
+def close_server(spark, server, job_group: str) -> None:
+    """Cancel the attached process's running Spark jobs and shut its server."""
+    spark.sparkContext.cancelJobGroup(job_group)
+    server.shutdown()
 
 
 def runner_address() -> tuple[str, str, str] | None:
