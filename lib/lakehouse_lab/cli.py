@@ -119,8 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_catalog)
 
     p = sub.add_parser("cluster", help="start/stop the lab cluster: one warm Spark driver every kernel attaches to")
-    p.add_argument("action", nargs="?", choices=["start", "status", "stop"], default="status")
-    p.add_argument("--json", action="store_true", help="status as JSON")
+    p.add_argument("action", nargs="?", choices=["start", "status", "stop"], default="status",
+                   help="start: run the driver in the background and wait until it is ready; status (default): "
+                        "pid, application and attached processes, exit code 3 when none runs; stop")
+    p.add_argument("--json", action="store_true", help="status as JSON (null when none runs)")
     p.set_defaults(func=_cluster)
 
     p = sub.add_parser("run", help="the main job: ingest orders, run the course pipeline, validate, notify")
