@@ -294,13 +294,30 @@ public class LineageListener extends SparkListener {
   }
 
   // ---------------------------------------------------------------- flushing
-  /** Wait for the listener bus to deliver queued events, then append buffered rows; returns rows written. */
-  public static long flush(SparkSession spark) throws java.util.concurrent.TimeoutException {
+  /**
+   * Wait for the listener bus to deliver queued events, then append buffered rows; returns rows written.
+   * The two tables are appended side by side (a small Delta commit is mostly driver latency); the second
+   * thread inherits this one's Spark local properties.
+   */
+  public static long flush(SparkSession spark) throws Exception {
     spark.sparkContext().listenerBus().waitUntilEmpty();
-    long written = 0;
-    written += write(spark, tableRows, TABLE_LINEAGE, schema(false));
-    written += write(spark, columnRows, COLUMN_LINEAGE, schema(true));
-    return written;
+    java.util.concurrent.FutureTask<Long> columns =
+        new java.util.concurrent.FutureTask<>(() -> write(spark, columnRows, COLUMN_LINEAGE, schema(true)));
+    new Thread(columns, "lineage-flush-columns").start();
+    long tables = 0;
+    Exception failure = null;
+    try {
+      tables = write(spark, tableRows, TABLE_LINEAGE, schema(false));
+    } catch (Exception e) {
+      failure = e;
+    }
+    try {
+      long written = tables + columns.get();
+      if (failure == null) return written;
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (failure == null) failure = e.getCause() instanceof Exception cause ? cause : e;
+    }
+    throw failure;
   }
 
   /** Drop buffered rows without writing them (used when capture is switched off for a measurement). */

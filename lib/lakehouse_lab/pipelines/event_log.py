@@ -16,15 +16,16 @@ Events are buffered during an update and appended in one commit per table when i
 """
 from __future__ import annotations
 
-import threading
-
 import datetime as dt
+import functools
 import json
 import re
+import threading
 import uuid
 
 from ..catalog import missing_tables, quote
 from ..frames import rows_frame
+from ..parallel import side_by_side
 
 ORIGIN = ("pipeline_id STRING, pipeline_name STRING, update_id STRING, flow_id STRING, flow_name STRING, "
           "dataset_name STRING, catalog STRING, schema STRING")
@@ -75,8 +76,6 @@ class EventBuffer:
 
     def flush(self, spark, update_row: dict) -> None:
         """Append the buffered events and the update's row: three small Delta commits, run side by side."""
-        from concurrent.futures import ThreadPoolExecutor
-
         ensure_tables(spark, self.catalog, self.schema, self.pipeline_name)
         rows = [(self.pipeline_id, self.pipeline_name, self.update_id, e["id"], e["sequence"], e["event_type"],
                  e["level"], e["message"], e["timestamp"], e["details"], e["error"], e["origin"]["flow_name"],
@@ -86,9 +85,7 @@ class EventBuffer:
                     [_event_tuple(e) for e in self.events], EVENT_LOG_SCHEMA),
                    (PIPELINE_EVENTS, rows, PIPELINE_EVENTS_SCHEMA),
                    (PIPELINE_UPDATES, [update], PIPELINE_UPDATES_SCHEMA)]
-        with ThreadPoolExecutor(len(appends)) as pool:
-            for done in [pool.submit(append_rows, spark, *append) for append in appends]:
-                done.result()
+        side_by_side(spark, *[functools.partial(append_rows, spark, *append) for append in appends])
         self.events.clear()
 
 

@@ -15,6 +15,7 @@ from .. import expectations as ex
 from ..catalog import quote
 from ..frames import empty_frame
 from ..lineage import capture
+from ..parallel import side_by_side
 from . import aggregates, incremental
 from .flows import DatasetResult, UpdateContext, build_dataframe, flow_sql, raise_expectation, writer_v2
 from .model import Dataset, PipelineDefinitionError
@@ -54,7 +55,7 @@ def _recompute(ctx, ds, result, df, sql, shape, full_refresh, state) -> dict:
     rewrite = aggregates.rewrite(sql)
     partials = ctx.spark.sql(rewrite.partial_sql(quote(shape.sources[0])))
     kept = _save_aggregate_state(ctx, ds, partials, state)
-    _write_from_state(ctx, ds, result, df, rewrite, kept, full_refresh)
+    _write_final(ctx, ds, result, rewrite.final(_aggregate_state(ctx, ds, kept), df.schema), full_refresh)
     capture.record_stream(df, ctx.full_name(ds.name), ctx.spark)
     return kept
 
@@ -72,8 +73,9 @@ def _incremental(ctx, ds, result, df, sql, shape, plan, state) -> dict:
             return {}
         rewrite = aggregates.rewrite(sql)
         merged = rewrite.merge(_aggregate_state(ctx, ds, state), ctx.spark.sql(rewrite.partial_sql(f"`{view}`")))
-        kept = _save_aggregate_state(ctx, ds, merged, state)
-        _write_from_state(ctx, ds, result, df, rewrite, kept, False)
+        # Both read the small merged state, so they run side by side: the next snapshot, and the view from it.
+        kept, _ = side_by_side(ctx.spark, lambda: _save_aggregate_state(ctx, ds, merged, state),
+                               lambda: _write_final(ctx, ds, result, rewrite.final(merged, df.schema), False))
         return kept
     finally:
         ctx.spark.catalog.dropTempView(view)
@@ -106,8 +108,8 @@ def _aggregate_state(ctx, ds, kept: dict):
     return ctx.spark.read.schema(StructType.fromJson(json.loads(kept["aggregate_schema"]))).parquet(literal)
 
 
-def _write_from_state(ctx, ds, result, df, rewrite, kept: dict, reset: bool) -> None:
-    rows = rewrite.final(_aggregate_state(ctx, ds, kept), df.schema)
+def _write_final(ctx, ds, result, rows, reset: bool) -> None:
+    """Overwrite the view with ``rows`` computed from its aggregate state (lineage: recorded from its query)."""
     with capture.not_captured(ctx.spark):
         _write(ctx, ds, result, rows, lambda checked: overwrite(ctx, ds, ds.name, checked, reset))
 
