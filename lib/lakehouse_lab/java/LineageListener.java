@@ -296,7 +296,7 @@ public class LineageListener extends SparkListener {
   // ---------------------------------------------------------------- flushing
   /**
    * Wait for the listener bus to deliver queued events, then append buffered rows; returns rows written.
-   * The two tables are appended side by side (a small Delta commit is mostly driver latency); the second
+   * The two tables are appended side by side (a small Delta commit is mostly the driver's work); the second
    * thread inherits this one's Spark local properties.
    */
   public static long flush(SparkSession spark) throws Exception {
