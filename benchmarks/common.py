@@ -27,6 +27,20 @@ def median_time(fn, repeat: int = 3) -> float:
     return round(statistics.median(times), 3)
 
 
+def interleaved_medians(calls: dict, repeat: int = 3) -> dict:
+    """``{name: median seconds}`` of each call, run in turn (a, b, c, a, b, c, …) after one warm-up each, so
+    a session still warming up (JIT, caches) does not favour whichever is measured last."""
+    for call in calls.values():
+        call()
+    times: dict = {name: [] for name in calls}
+    for _ in range(repeat):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - started)
+    return {name: round(statistics.median(t), 3) for name, t in times.items()}
+
+
 def save(name: str, figures: dict, ratios: dict, notes: str = "") -> None:
     RESULTS.mkdir(exist_ok=True)
     payload = {"benchmark": name, "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
