@@ -1,4 +1,5 @@
-"""environment.yml stays in sync with pyproject.toml, and the CLI explains itself."""
+"""environment.yml stays in sync with pyproject.toml, notebooks are valid, and the CLI explains itself."""
+import json
 import re
 import subprocess
 import sys
@@ -42,3 +43,15 @@ def test_cli_help_lists_the_main_commands():
                          check=True).stdout
     for command in ("doctor", "run", "sql", "catalog", "reset"):
         assert command in out
+
+
+def test_every_notebook_is_valid_with_cell_ids():
+    import nbformat
+
+    notebooks = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+    assert len(notebooks) >= 9
+    for path in notebooks:
+        raw = json.loads(path.read_text())
+        missing = [i for i, cell in enumerate(raw["cells"]) if "id" not in cell]
+        assert not missing, f"{path.name}: cells {missing} have no id (nbformat.validator.normalize adds them)"
+        nbformat.validate(nbformat.from_dict(raw))
