@@ -75,7 +75,9 @@ def _incremental(ctx, ds, result, df, sql, shape, plan, state) -> dict:
         merged = rewrite.merge(_aggregate_state(ctx, ds, state), ctx.spark.sql(rewrite.partial_sql(f"`{view}`")))
         # Computed once (new rows read, partials merged), kept in memory; then both writes read it, side by
         # side: the next snapshot, and the view from it. Each write computing it on its own cost ~0.5 s more.
-        merged = merged.localCheckpoint(eager=True)
+        # Not captured: lineage names the view's real sources (recorded below), not its state's files.
+        with capture.not_captured(ctx.spark):
+            merged = merged.localCheckpoint(eager=True)
         kept, _ = side_by_side(ctx.spark, lambda: _save_aggregate_state(ctx, ds, merged, state),
                                lambda: _write_final(ctx, ds, result, rewrite.final(merged, df.schema), False))
         return kept
