@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -148,8 +149,8 @@ def main() -> None:
         hand_incremental.append(time.perf_counter() - started)
         figures[f"incremental_bronze_rows_{i + 1}"] = update.datasets["bronze_orders"].rows_written
         figures[f"incremental_techniques_{i + 1}"] = {n: d.technique for n, d in update.datasets.items() if d.technique}
-    figures["incremental_update_1pct"] = round(sorted(incremental)[len(incremental) // 2], 3)
-    figures["hand_written_incremental_1pct"] = round(sorted(hand_incremental)[len(hand_incremental) // 2], 3)
+    figures["incremental_update_1pct"] = round(statistics.median(incremental), 3)
+    figures["hand_written_incremental_1pct"] = round(statistics.median(hand_incremental), 3)
     ratios = {
         "engine_vs_hand_written": figures["engine_full_refresh"] / figures["hand_written_pyspark_delta"],
         "incremental_vs_full_refresh": figures["incremental_update_1pct"] / figures["engine_full_refresh"],
