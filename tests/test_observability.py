@@ -138,3 +138,14 @@ def test_email_and_paging_receive_alerts_in_their_shapes(spark):
 def test_rules_naming_unknown_channels_are_refused(spark):
     with pytest.raises(ValueError, match="pager"):
         alerts.AlertManager(spark, [alerts.JobFailed(channels=("pager",))], {"email": None})
+
+
+def test_notebook_06_history_has_a_quality_drop_inside_the_q2_window():
+    """q2 of notebook 06 must find updates in the generated history alone (a learner may open 06 first)."""
+    import datetime as dt
+
+    from lakehouse_lab.exercises import nb06
+
+    _, planned = generator.plan_history(days=30, runs_per_day=24, seed=7)   # the notebook's call
+    window_start = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=nb06.WINDOW_DAYS)).date()
+    assert [d for d in planned.quality_drop_days if d > window_start]

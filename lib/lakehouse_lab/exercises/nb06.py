@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .core import Problem
 
+WINDOW_DAYS = 30  # q2 looks back over the whole generated history, which has quality drops (seed 7)
+
 
 def _spark():
     import lakehouse_lab as lab
@@ -54,8 +56,8 @@ def _check_q2(rule) -> str | None:
         return f"The threshold is {rule.threshold}; the question asks for 97% (0.97)."
     if rule.expectation not in ("valid_order_id", "silver_orders.valid_order_id"):
         return "Restrict the rule to the expectation valid_order_id."
-    if rule.hours < 7 * 24:
-        return f"The rule looks back {rule.hours} hours; a week is {7 * 24}."
+    if rule.hours < WINDOW_DAYS * 24:
+        return f"The rule looks back {rule.hours} hours; {WINDOW_DAYS} days are {WINDOW_DAYS * 24}."
     found = rule.evaluate(_spark())
     if not found:
         return "The rule finds no update; check the threshold and the expectation name."
@@ -63,10 +65,11 @@ def _check_q2(rule) -> str | None:
 
 
 q2 = Problem(
-    "q2", "Build a rule that raises an alert for every pipeline update of the last 7 days in which the "
-          "expectation valid_order_id passed less than 97% of the records.",
+    "q2", f"Build a rule that raises an alert for every pipeline update of the last {WINDOW_DAYS} days (the "
+          "generated history) in which the expectation valid_order_id passed less than 97% of the records.",
     check=_check_q2,
     hints=["`alerts.PassRateBelow(expectation=..., threshold=..., hours=...)`.",
            "Thresholds are fractions: 97% is 0.97."],
-    solution='quality_rule = alerts.PassRateBelow(expectation="valid_order_id", threshold=0.97, hours=7 * 24)',
+    solution=f'quality_rule = alerts.PassRateBelow(expectation="valid_order_id", threshold=0.97, '
+             f'hours={WINDOW_DAYS} * 24)',
     var="quality_rule")

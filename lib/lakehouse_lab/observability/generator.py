@@ -21,7 +21,7 @@ import json
 import math
 import random
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from ..jobs import history as job_history
 from ..pipelines.event_log import PIPELINE_EVENTS_SCHEMA, PIPELINE_UPDATES_SCHEMA, append_rows
@@ -64,6 +64,7 @@ class GeneratedHistory:
     outcomes: dict
     pipeline_updates: int
     pipeline_events: int
+    quality_drop_days: list = field(default_factory=list)  # days when more orders came without an id
 
     @property
     def runs(self) -> int:
@@ -73,12 +74,27 @@ class GeneratedHistory:
         cells = "".join(f"<td>{state}: <b>{n}</b></td>" for state, n in sorted(self.outcomes.items()))
         return (f"<b>Generated history</b> (labelled <code>trigger = 'GENERATED'</code>): {self.runs} runs over "
                 f"{self.days} days, {self.pipeline_updates} pipeline updates, {self.pipeline_events} events"
-                f"<table><tr>{cells}</tr></table>")
+                f"<table><tr>{cells}</tr></table>Quality drops (valid_order_id) on: "
+                f"{', '.join(d.isoformat() for d in self.quality_drop_days) or 'no day'}")
 
 
 def generate_history(spark, days: int = 30, runs_per_day: int = 24, *, profile: Profile | None = None,
                      seed: int = 7, env: str = "dev", end: dt.datetime | None = None) -> GeneratedHistory:
     """Replace the generated history with ``days`` × ``runs_per_day`` scheduled runs ending at ``end`` (now)."""
+    book, history = plan_history(days, runs_per_day, profile=profile, seed=seed, env=env, end=end)
+    clear_generated(spark)
+    book.write(spark)
+    return history
+
+
+def plan_history(days: int = 30, runs_per_day: int = 24, *, profile: Profile | None = None, seed: int = 7,
+                 env: str = "dev", end: dt.datetime | None = None) -> tuple[_Book, GeneratedHistory]:
+    """The rows :func:`generate_history` writes, and its summary, without writing anything.
+
+    >>> _, planned = plan_history(days=30, runs_per_day=24, seed=7)
+    >>> planned.runs <= 30 * 24 and len(planned.quality_drop_days) > 0
+    True
+    """
     if days < 1 or not 1 <= runs_per_day <= 1440:
         raise ValueError(f"days must be >= 1 and runs_per_day between 1 and 1440 (got {days}, {runs_per_day})")
     profile, rng = profile or Profile(), random.Random(seed)
@@ -86,17 +102,18 @@ def generate_history(spark, days: int = 30, runs_per_day: int = 24, *, profile: 
     catalog, schema = _namespace(env)
     book = _Book(pipeline_id_for(COURSE_PIPELINE, catalog, schema), env, catalog, schema)
     first_day = (end - dt.timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    drop_days = []
     for day in range(days):
         slow = rng.random() < profile.slow_day_rate
         drop = rng.random() < profile.quality_drop_day_rate
         factor = rng.uniform(1.8, 2.6) if slow else 1.0
+        drop_days += [(first_day + dt.timedelta(days=day)).date()] if drop else []
         for slot in range(runs_per_day):
             start = first_day + dt.timedelta(days=day, minutes=slot * 1440 / runs_per_day + rng.uniform(0, 3))
             if start < end:
                 _one_run(book, rng, profile, start, factor, drop)
-    clear_generated(spark)
-    book.write(spark)
-    return GeneratedHistory(days, runs_per_day, book.outcomes, len(book.updates), len(book.events))
+    return book, GeneratedHistory(days, runs_per_day, book.outcomes, len(book.updates), len(book.events),
+                                  drop_days)
 
 
 def clear_generated(spark) -> None:
