@@ -142,3 +142,16 @@ with ThreadPoolExecutor(1) as pool:
         assert spark.table(table).count() == 3
     finally:
         spark.sql(f"DROP TABLE {table}")
+
+
+def test_bookkeeping_tables_are_appended_without_column_statistics(spark, scratch_schema):
+    from lakehouse_lab.lineage import store
+
+    assert all(catalog.BOOKKEEPING_PROPERTIES in store.ddl(level) for level in (False, True))
+    t = f"{scratch_schema}.records"
+    catalog.create_bookkeeping_table(spark, t, "id BIGINT, note STRING")
+    spark.sql(f"INSERT INTO {t} VALUES (1, 'a'), (2, 'b')")
+    assert spark.sql(f"SELECT count(*) FROM {t} WHERE note = 'b'").first()[0] == 1
+    location = spark.sql(f"DESCRIBE DETAIL {t}").first().location
+    stats = [json.loads(r.add.stats) for r in spark.read.json(f"{location}/_delta_log/*.json").collect() if r.add]
+    assert all(set(s) == {"numRecords"} for s in stats) and sum(s["numRecords"] for s in stats) == 2

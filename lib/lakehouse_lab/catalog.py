@@ -29,6 +29,10 @@ PLUGIN_CLASS = "io.lakehouselab.LabCatalog"
 SYSTEM_CATALOG = "system"
 SYSTEM_SCHEMAS = ("access", "lakeflow", "compute")
 JAVA_DIR = Path(__file__).parent / "java"
+# The lab's bookkeeping tables (system.*, event logs) take many small appends and are read whole. Delta's
+# per-file column statistics make each such append about 0.27 s slower (0.93 s vs 0.66 s for 5 rows of 20
+# columns, measured side by side) and skip no file worth skipping, so these tables do not collect them.
+BOOKKEEPING_PROPERTIES = "TBLPROPERTIES ('delta.dataSkippingNumIndexedCols' = '0')"
 
 
 def catalogs() -> dict[str, list[str]]:
@@ -172,6 +176,14 @@ def on_disk() -> dict[str, dict[str, list[str]]]:
     """
     return {name: {schema: list_tables(None, name, schema) for schema in list_schemas(None, name)}
             for name in catalogs()}
+
+
+def create_bookkeeping_table(spark, name: str, columns: str) -> None:
+    """``CREATE TABLE IF NOT EXISTS name (columns)``: a Delta table of the lab's own records, without statistics.
+
+    >>> create_bookkeeping_table(spark, "system.lakeflow.example", "id BIGINT, note STRING")   # doctest: +SKIP
+    """
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {quote(name)} ({columns}) USING delta {BOOKKEEPING_PROPERTIES}")
 
 
 def missing_tables(spark, full_names: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config, paths
+from ..catalog import create_bookkeeping_table
 from ..frames import rows_frame
 from .bundles import Bundle, BundleError, load_bundle
 
@@ -314,7 +315,7 @@ def _published_schemas(bundle: Bundle, env: str) -> list[tuple[str, str]]:
 
 def record(spark, d: Deployment) -> None:
     """Append the deployment to ``system.lakeflow.deployments`` (created on first use)."""
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {DEPLOYMENTS_TABLE} ({DEPLOYMENTS_SCHEMA}) USING delta")
+    create_bookkeeping_table(spark, DEPLOYMENTS_TABLE, DEPLOYMENTS_SCHEMA)
     row = (d.deployment_id, d.bundle.name, d.bundle.target, d.environment, d.commit, d.branch, d.started_at,
            d.finished_at, d.result, json.dumps(d.table_versions), json.dumps(d.runs), d.message[:4000],
            getpass.getuser())

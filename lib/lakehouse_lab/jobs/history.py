@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import paths
+from ..catalog import create_bookkeeping_table
 from ..frames import rows_frame
 
 TABLES = {name: f"system.lakeflow.{name}" for name in ("jobs", "job_run_timeline", "job_task_run_timeline", "job_runs")}
@@ -185,7 +186,7 @@ def ensure_tables(spark) -> None:
     if id(spark) in _tables_ready:
         return
     for name, schema in SCHEMAS.items():
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {TABLES[name]} ({schema}) USING delta")
+        create_bookkeeping_table(spark, TABLES[name], schema)
     _tables_ready.add(id(spark))
 
 

@@ -31,10 +31,12 @@ def columns(column_level: bool = False) -> list[str]:
 
 def ddl(column_level: bool = False) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for one of the two lineage tables."""
+    from ..catalog import BOOKKEEPING_PROPERTIES
+
     name = COLUMN_LINEAGE if column_level else TABLE_LINEAGE
     body = ",\n  ".join(f"{c} {_TYPES.get(c, 'STRING')}" for c in columns(column_level))
     return (f"CREATE TABLE IF NOT EXISTS {name} (\n  {body}\n) USING delta "
-            "COMMENT 'Lineage captured from executed Spark plans (lakehouse_lab.lineage)'")
+            f"COMMENT 'Lineage captured from executed Spark plans (lakehouse_lab.lineage)' {BOOKKEEPING_PROPERTIES}")
 
 
 def ensure_tables(spark) -> None:

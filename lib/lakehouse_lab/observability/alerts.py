@@ -21,6 +21,7 @@ from html import escape
 
 from ..frames import rows_frame
 from ..notify import pagerduty_payload, send_email, send_webhook, slack_payload
+from ..catalog import create_bookkeeping_table
 from . import queries
 
 DELIVERIES = "system.lakeflow.alert_deliveries"
@@ -220,7 +221,7 @@ class AlertManager:
     def evaluate(self) -> Report:
         """Evaluate every rule; send new alerts and retry pending ones; record the outcome of each delivery."""
         queries.ensure_tables(self.spark)
-        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {DELIVERIES} ({DELIVERIES_SCHEMA}) USING delta")
+        create_bookkeeping_table(self.spark, DELIVERIES, DELIVERIES_SCHEMA)
         known = {(r.alert_key, r.channel): r for r in self.spark.table(DELIVERIES).collect()}
         wanted = {(a.key, c): a for rule in self.rules for a in rule.evaluate(self.spark) for c in rule.channels}
         for (key, channel), row in known.items():

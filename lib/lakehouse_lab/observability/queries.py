@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
+from ..catalog import create_bookkeeping_table
 from ..jobs import history as job_history
 from ..pipelines.event_log import (PIPELINE_EVENTS, PIPELINE_EVENTS_SCHEMA, PIPELINE_UPDATES,
                                    PIPELINE_UPDATES_SCHEMA)
@@ -33,7 +34,7 @@ def ensure_tables(spark) -> None:
         return
     job_history.ensure_tables(spark)
     for table, schema in ((PIPELINE_EVENTS, PIPELINE_EVENTS_SCHEMA), (PIPELINE_UPDATES, PIPELINE_UPDATES_SCHEMA)):
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {table} ({schema}) USING delta")
+        create_bookkeeping_table(spark, table, schema)
     _tables_ready.add(id(spark))
 
 

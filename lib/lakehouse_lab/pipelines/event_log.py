@@ -23,7 +23,7 @@ import re
 import threading
 import uuid
 
-from ..catalog import missing_tables, quote
+from ..catalog import create_bookkeeping_table, missing_tables
 from ..frames import rows_frame
 from ..parallel import side_by_side
 
@@ -127,7 +127,7 @@ def _create_missing(spark, catalog: str, schema: str, pipeline_name: str) -> Non
               PIPELINE_EVENTS: PIPELINE_EVENTS_SCHEMA, PIPELINE_UPDATES: PIPELINE_UPDATES_SCHEMA}
     for table in missing_tables(spark, list(tables)):
         try:
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {quote(table)} ({tables[table]}) USING DELTA")
+            create_bookkeeping_table(spark, table, tables[table])
         except Exception:  # noqa: BLE001 - another process created it at the same moment
             if not spark.catalog.tableExists(table):
                 raise
