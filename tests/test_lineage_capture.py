@@ -146,3 +146,13 @@ def test_foreach_batch_streams_keep_their_source(spark, med, tmp_path):
     query.awaitTermination()
     lab.lineage.flush(spark)
     assert _columns(spark, target) == {"order_id": {("raw_orders", "order_id")}, "status": {("raw_orders", "status")}}
+
+
+def test_a_read_of_the_lineage_tables_sees_rows_captured_just_before_it(spark, scratch_schema):
+    """No flush call: the catalog stores the buffered rows when a query loads a lineage table."""
+    source, target = f"{scratch_schema}.src", f"{scratch_schema}.dst"
+    spark.sql(f"CREATE TABLE {source} AS SELECT id, id * 2 AS twice FROM range(3)")
+    spark.sql(f"CREATE TABLE {target} AS SELECT id, twice + 1 AS next FROM {source}")
+    assert _edges(spark, target) == {(source, "TABLE", "NOTEBOOK")}
+    assert _columns(spark, target) == {"id": {("src", "id")}, "next": {("src", "twice")}}
+    assert lab.lineage.pending(spark) == {"table_rows": 0, "writes": 0, "column_rows": 0}

@@ -73,6 +73,7 @@ def stop() -> None:
     if driver.attached():
         return
     if _state["spark"] is not None:
+        lineage.flush(_state["spark"])  # captured rows wait in this driver's buffer until a read or the stop
         _state["spark"].stop()
     _state.update(spark=None)
 

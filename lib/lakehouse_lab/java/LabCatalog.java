@@ -154,6 +154,7 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
   }
 
   @Override public Table loadTable(Identifier ident) throws NoSuchTableException {
+    flushLineageBeforeRead(ident);
     if (!synced(ident)) throw notFound(ident);
     try { return tables().loadTable(inner(ident)); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
@@ -163,12 +164,21 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
     try { return tables().loadTable(inner(ident), privileges); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
   @Override public Table loadTable(Identifier ident, String version) throws NoSuchTableException {
+    flushLineageBeforeRead(ident);
     if (!synced(ident)) throw notFound(ident);
     try { return tables().loadTable(inner(ident), version); } catch (NoSuchTableException e) { throw notFound(ident); }
   }
   @Override public Table loadTable(Identifier ident, long timestamp) throws NoSuchTableException {
+    flushLineageBeforeRead(ident);
     if (!synced(ident)) throw notFound(ident);
     try { return tables().loadTable(inner(ident), timestamp); } catch (NoSuchTableException e) { throw notFound(ident); }
+  }
+  /** A read of {@code system.access.*_lineage} first stores the lineage captured so far (LineageListener). */
+  private void flushLineageBeforeRead(Identifier ident) {
+    if ("system".equalsIgnoreCase(name) && ident.namespace().length == 1
+        && "access".equalsIgnoreCase(ident.namespace()[0]) && ident.name().toLowerCase().endsWith("_lineage")) {
+      LineageListener.flushBeforeRead(spark());
+    }
   }
   @Override public void invalidateTable(Identifier ident) {
     try { tables().invalidateTable(inner(ident)); } catch (NoSuchTableException ignored) { }

@@ -294,15 +294,51 @@ public class LineageListener extends SparkListener {
   }
 
   // ---------------------------------------------------------------- flushing
+  private static final Object FLUSH_LOCK = new Object();
+  /** True on the threads of a running flush: their own reads of the lineage tables must not flush again. */
+  private static final ThreadLocal<Boolean> flushing = ThreadLocal.withInitial(() -> Boolean.FALSE);
+
   /**
    * Wait for the listener bus to deliver queued events, then append buffered rows; returns rows written.
    * The two tables are appended side by side (a small Delta commit is mostly the driver's work); the second
-   * thread inherits this one's Spark local properties.
+   * thread inherits this one's Spark local properties. One flush at a time: a second caller waits, then
+   * finds the rows stored.
    */
   public static long flush(SparkSession spark) throws Exception {
+    synchronized (FLUSH_LOCK) {
+      boolean outer = !flushing.get();
+      flushing.set(Boolean.TRUE);
+      try {
+        return flushNow(spark);
+      } finally {
+        if (outer) flushing.set(Boolean.FALSE);
+      }
+    }
+  }
+
+  /**
+   * Called by the lab catalog before it loads a lineage table to read it, so every reader sees every captured
+   * row: a plain {@code spark.sql} in the cell that wrote, another kernel or task on the same driver. Not on
+   * a flush's own threads, nor on the listener bus (the flush waits for it).
+   */
+  public static void flushBeforeRead(SparkSession spark) {
+    if (installed == null || flushing.get() || Thread.currentThread().getName().startsWith("spark-listener-group")) {
+      return;
+    }
+    try {
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+      if (!tableRows.isEmpty() || !columnRows.isEmpty()) flush(spark);
+    } catch (Exception e) {
+      warn("lineage: captured rows could not be stored before a read of the lineage tables: " + e);
+    }
+  }
+
+  private static long flushNow(SparkSession spark) throws Exception {
     spark.sparkContext().listenerBus().waitUntilEmpty();
-    java.util.concurrent.FutureTask<Long> columns =
-        new java.util.concurrent.FutureTask<>(() -> write(spark, columnRows, COLUMN_LINEAGE, schema(true)));
+    java.util.concurrent.FutureTask<Long> columns = new java.util.concurrent.FutureTask<>(() -> {
+      flushing.set(Boolean.TRUE);
+      return write(spark, columnRows, COLUMN_LINEAGE, schema(true));
+    });
     new Thread(columns, "lineage-flush-columns").start();
     long tables = 0;
     Exception failure = null;

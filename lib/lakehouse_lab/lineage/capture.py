@@ -3,8 +3,11 @@
 :func:`install` registers ``io.lakehouselab.LineageListener`` (``java/LineageListener.java``) on the session.
 For every successful SQL execution the JVM walks the analysed plan (sources, target, per target column the
 source columns) and buffers rows; :func:`flush` drains Spark's listener bus and appends the buffer to the
-``system.access`` tables. Flushing happens before every lineage query of this package, after each notebook
-cell that wrote a table, and when the process exits. Streams are recorded when they start (the listener never
+``system.access`` tables. Any read of those tables flushes first (the lab catalog calls the listener before it
+loads them), so a query sees every row captured before it, even in the cell that wrote. A process with its own
+driver also flushes after each notebook cell that wrote (so other processes see its lineage) and when it stops
+or exits; on the lab cluster the buffer is the driver's, shared by every kernel and task attached to it, and
+it is stored by the next read of the lineage tables or when the cluster stops. Streams are recorded when they start (the listener never
 sees ``toTable`` micro-batches); engines that write streams through ``foreachBatch`` call :func:`record_stream`.
 Capture never fails the user's query: problems are logged once as warnings.
 
@@ -93,15 +96,16 @@ def pending(spark=None) -> dict:
 
 def _flush_after_cell(*_args) -> None:
     spark = _state["spark"]
-    if _alive(spark):
+    if _alive(spark) and not driver.attached():
         spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
         if pending(spark)["writes"]:
             flush(spark)
 
 
 def _flush_at_exit() -> None:
-    with contextlib.suppress(Exception):
-        flush()
+    if not driver.attached():  # an attached process's rows wait in the driver's buffer
+        with contextlib.suppress(Exception):
+            flush()
 
 
 def record_stream(source_df, target_table: str, spark=None) -> int:
