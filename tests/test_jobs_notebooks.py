@@ -40,7 +40,8 @@ def test_notebook_and_python_file_tasks(spark, tmp_path):
         {"task_key": "greet", "notebook_task": {"notebook_path": greet, "base_parameters": {"greeting": "hello"}}},
         {"task_key": "report", "depends_on": [{"task_key": "greet"}], "spark_python_task": {
             "python_file": str(script), "parameters": ["{{tasks.greet.values.message}}", "{{job.run_id}}"]}},
-        {"task_key": "hang", "depends_on": [{"task_key": "greet"}], "timeout_seconds": 90, "notebook_task": {"notebook_path": hang}},
+        {"task_key": "hang", "depends_on": [{"task_key": "greet"}], "timeout_seconds": 30,
+         "notebook_task": {"notebook_path": hang}},
         {"task_key": "crash", "depends_on": [{"task_key": "greet"}], "max_retries": 1,
          "notebook_task": {"notebook_path": crash}}]}
     run = jobs.run_job(job)
