@@ -7,8 +7,9 @@ source columns) and buffers rows; :func:`flush` drains Spark's listener bus and 
 loads them), so a query sees every row captured before it, even in the cell that wrote. A process with its own
 driver also flushes after each notebook cell that wrote (so other processes see its lineage) and when it stops
 or exits; on the lab cluster the buffer is the driver's, shared by every kernel and task attached to it, and
-it is stored by the next read of the lineage tables or when the cluster stops. Streams are recorded when they start (the listener never
-sees ``toTable`` micro-batches); engines that write streams through ``foreachBatch`` call :func:`record_stream`.
+it is stored by the next read of the lineage tables or when the cluster stops. Streams are recorded when they
+start (the listener never sees ``toTable`` micro-batches); engines that write streams through ``foreachBatch``
+call :func:`record_stream`.
 Capture never fails the user's query: problems are logged once as warnings.
 
 >>> import lakehouse_lab as lab

@@ -19,9 +19,9 @@ import urllib.error
 from dataclasses import dataclass, field
 from html import escape
 
+from ..catalog import create_bookkeeping_table
 from ..frames import rows_frame
 from ..notify import pagerduty_payload, send_email, send_webhook, slack_payload
-from ..catalog import create_bookkeeping_table
 from . import queries
 
 DELIVERIES = "system.lakeflow.alert_deliveries"
