@@ -98,6 +98,7 @@ def test_seed_sql_runs_unchanged_incrementally_and_fails_without_partial_writes(
     refreshed = run_pipeline(SEED, schema=schema, full_refresh=["bronze_orders"])
     assert refreshed.state == "FAILED"  # the bad batch is still in the source
     assert refreshed.datasets["bronze_orders"].rows_written == 53  # re-read from the start
+    assert spark.table(f"{scratch_schema}.bronze_orders").count() == 53  # replaced, not appended to
 
 
 PY_PIPELINE = '''
@@ -190,3 +191,40 @@ def test_full_refresh_recreates_a_view_only_when_its_definition_changed(spark, s
     assert (description, operations[2:]) == ("first", ["WRITE"])
     description, operations = refresh("second")
     assert (description, operations[3:]) == ("second", ["CREATE OR REPLACE TABLE AS SELECT", "WRITE"])
+
+
+def test_full_refresh_of_a_streaming_table_replaces_its_rows_and_an_unfinished_one_is_redone(spark, scratch_schema):
+    """An unchanged streaming table keeps its identity on a full refresh: one overwrite commit replaces its rows
+    (none when the source is empty). A full refresh that fails is redone by the next update, which therefore
+    does not append the whole source again to the old rows."""
+    schema = scratch_schema.split(".")[1]
+    source, target = f"{scratch_schema}.numbers", f"{scratch_schema}.numbers_st"
+    spark.range(5).withColumnRenamed("id", "n").write.saveAsTable(source)
+    text = (f"CREATE STREAMING TABLE numbers_st (CONSTRAINT non_negative EXPECT (n >= 0) ON VIOLATION FAIL UPDATE) "
+            f"AS SELECT n FROM STREAM({source})")
+
+    def update(full_refresh):
+        return run_pipeline(Pipeline.from_sql("replace", text), schema=schema, full_refresh=full_refresh)
+
+    def table_id():
+        return spark.sql(f"DESCRIBE DETAIL {target}").first().id
+
+    assert update(False).state == "COMPLETED"
+    created, before = table_id(), version(spark, target)
+    assert update(True).datasets["numbers_st"].rows_written == 5
+    last = spark.sql(f"DESCRIBE HISTORY {target}").orderBy("version", ascending=False).first()
+    assert (table_id(), last.version, last.operationParameters["mode"]) == (created, before + 1, "Overwrite")
+    assert spark.table(target).count() == 5
+
+    spark.createDataFrame([(-1,)], "n BIGINT").write.mode("append").saveAsTable(source)
+    failed = update(True)
+    assert failed.state == "FAILED" and "non_negative" in failed.error
+    assert (version(spark, target), spark.table(target).count()) == (before + 1, 5)  # nothing written
+    spark.sql(f"DELETE FROM {source} WHERE n < 0")
+    redone = update(False)
+    assert redone.state == "COMPLETED", redone.error
+    assert sorted(r.n for r in spark.table(target).collect()) == [0, 1, 2, 3, 4]
+
+    spark.sql(f"DELETE FROM {source}")
+    assert update(True).state == "COMPLETED"
+    assert (table_id(), spark.table(target).count()) == (created, 0)

@@ -2,7 +2,7 @@
 
 * streaming table — each flow is a Structured Streaming query (``availableNow``) with its own checkpoint; each
   micro-batch is checked and appended in one Delta commit (``txnAppId``/``txnVersion``: a replayed batch is
-  not appended twice);
+  not appended twice); a full refresh replaces the table's rows in the first batch's commit;
 * materialized view — refreshed by ``materialized.refresh``: skipped, brought up to date from its sources' new
   rows, or recomputed (``incremental`` explains which and why); each write is one Delta commit, and a failing
   expectation aborts it, so the table's Delta version does not change;
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,30 +188,95 @@ def reset_streaming_table(ctx: UpdateContext, ds: Dataset, drop: bool) -> None:
         shutil.rmtree(ctx.checkpoint_root / ds.name, ignore_errors=True)
 
 
+def same_columns(a, b) -> bool:
+    """Whether two ``StructType``s have the same column names and types, in order (nullability aside)."""
+    return [(f.name.lower(), f.dataType.simpleString()) for f in a] == \
+        [(f.name.lower(), f.dataType.simpleString()) for f in b]
+
+
+def definition_changed(ctx: UpdateContext, ds: Dataset, name: str) -> bool:
+    """Whether table ``name`` must be re-created for ``ds``: its comment, properties or partitioning changed."""
+    from .delta_log import TableLog
+
+    current = TableLog.of(ctx.spark, ctx.full_name(name)).snapshot()  # ~20 ms; DESCRIBE DETAIL ~0.6 s
+    return ((current.description or None) != (ds.comment or None)
+            or any(current.properties.get(k) != v for k, v in table_properties(ds).items())
+            or list(current.partition_columns) != list(ds.partition_cols or []))
+
+
+def _replaceable(ctx: UpdateContext, ds: Dataset, columns) -> bool:
+    """Whether a full refresh can keep the table and replace its rows (same columns, same definition)."""
+    target = ctx.full_name(ds.name)
+    return (ctx.spark.catalog.tableExists(target) and same_columns(ctx.spark.read.table(target).schema, columns)
+            and not definition_changed(ctx, ds, ds.name))
+
+
 def _run_streaming_table(ctx: UpdateContext, ds: Dataset, result: DatasetResult, full_refresh: bool, first) -> None:
-    reset_streaming_table(ctx, ds, drop=full_refresh)
+    """Run the table's flows. A full refresh of a table whose columns and definition are unchanged keeps the
+    table: its checkpoints are deleted and the first micro-batch replaces its rows in one overwrite commit
+    (dropping and re-creating it costs ~1 s more at 2M rows). Otherwise the table is dropped and re-created.
+    Until the refresh ends, a marker says it is unfinished, so the next update refreshes the table again
+    rather than append the whole source to the old rows."""
+    unfinished = ctx.checkpoint_root / ds.name / "lab_full_refresh_unfinished"
+    full_refresh = full_refresh or unfinished.exists()
+    replace = full_refresh and _replaceable(ctx, ds, first.schema)
+    reset_streaming_table(ctx, ds, drop=full_refresh and not replace)
+    if replace:
+        shutil.rmtree(ctx.checkpoint_root / ds.name, ignore_errors=True)
+        unfinished.parent.mkdir(parents=True)
+        unfinished.touch()
+    pending = {"replace": replace}
     for i, flow in enumerate(ds.flows):
         df = first if i == 0 else build_dataframe(ctx, flow)
         if not df.isStreaming:
             raise PipelineDefinitionError(f"{flow.file}:{flow.line}: streaming table {ds.name!r}: flow "
                                           f"{flow.name!r} must read a stream (STREAM(x), spark.readStream, "
                                           "dlt.read_stream); for a batch query use a materialized view")
-        _run_stream(ctx, ds, flow, df, result)
+        _run_stream(ctx, ds, flow, df, result, pending)
+    if pending["replace"]:  # no micro-batch ran: the sources are empty, so is the refreshed table
+        from pyspark.sql import functions as F
+
+        target = ctx.full_name(ds.name)
+        empty_frame(ctx.spark, ctx.spark.read.table(target).schema).writeTo(target).overwrite(F.lit(True))
+    unfinished.unlink(missing_ok=True)
 
 
-def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: DatasetResult) -> None:
+def txn_app_id(ctx: UpdateContext, ds: Dataset, flow: Flow) -> str:
+    """The Delta ``txnAppId`` of the flow's writes, kept in its checkpoint folder.
+
+    A new checkpoint gets a new id: its batch ids start again at 0, and Delta would skip every batch id the
+    table has already seen under the old id. Checkpoints from before this id was kept use the flow's name."""
+    folder = ctx.checkpoint(flow)
+    marker = folder / "lab_txn_app_id"
+    if marker.exists():
+        return marker.read_text().strip()
+    name = f"{ctx.pipeline.name}.{ds.name}.{flow.name}"
+    if folder.exists():
+        return name
+    folder.mkdir(parents=True)
+    marker.write_text(f"{name}.{uuid.uuid4().hex[:12]}")
+    return marker.read_text().strip()
+
+
+def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: DatasetResult, pending: dict) -> None:
+    """One flow as an ``availableNow`` stream; ``pending["replace"]``: the next batch replaces the table's rows."""
     from pyspark.sql import functions as F
 
     state: dict = {"failure": None}
     target = ctx.full_name(ds.name)
-    app_id = f"{ctx.pipeline.name}.{ds.name}.{flow.name}"
+    if not ctx.spark.catalog.tableExists(target):
+        writer_v2(empty_frame(ctx.spark, df.schema), ctx, ds, ds.name).create()
+    txn = {"txnAppId": txn_app_id(ctx, ds, flow)}
 
     def write_batch(batch, batch_id):
         checked = ex.apply(batch, ds.expectations, ds.name)
-        writer = (checked.df.write.format("delta").mode("append")
-                  .option("txnAppId", app_id).option("txnVersion", batch_id).option("mergeSchema", "true"))
         try:
-            writer.saveAsTable(target)
+            if pending["replace"]:
+                checked.df.writeTo(target).options(**txn, txnVersion=str(batch_id)).overwrite(F.lit(True))
+                pending["replace"] = False
+            else:
+                (checked.df.write.format("delta").mode("append").options(**txn, txnVersion=str(batch_id))
+                 .option("mergeSchema", "true").saveAsTable(target))
         except Exception as exc:  # noqa: BLE001
             try:
                 raise_expectation(exc, ds, batch)
@@ -225,8 +291,6 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
             bad.write.format("delta").mode("append").option("mergeSchema", "true").saveAsTable(f"{target}_quarantine")
             result.quarantined = result.rows_dropped
 
-    if not ctx.spark.catalog.tableExists(target):
-        writer_v2(empty_frame(ctx.spark, df.schema), ctx, ds, ds.name).create()
     for hook in on_stream_start:
         hook(df, target, flow.name)
     query = (df.writeStream.foreachBatch(write_batch).queryName(f"{ctx.pipeline.name}:{flow.name}")
