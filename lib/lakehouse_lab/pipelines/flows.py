@@ -254,8 +254,9 @@ def txn_app_id(ctx: UpdateContext, ds: Dataset, flow: Flow) -> str:
     if folder.exists():
         return name
     folder.mkdir(parents=True)
-    marker.write_text(f"{name}.{uuid.uuid4().hex[:12]}")
-    return marker.read_text().strip()
+    app_id = f"{name}.{uuid.uuid4().hex[:12]}"
+    marker.write_text(app_id)
+    return app_id
 
 
 def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: DatasetResult, pending: dict) -> None:
