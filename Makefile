@@ -29,7 +29,8 @@ system-packages:
 	$(PY) -c 'from lakehouse_lab import jars; jars.ensure()'
 
 # A class-data-sharing archive of the session's JVM classes: every later Spark start loads them faster.
-.cache/jars/classes.recorded: .cache/jars/manifest.json lib/lakehouse_lab/class_archive.py
+.cache/jars/classes.recorded: .cache/jars/manifest.json lib/lakehouse_lab/class_archive.py \
+		lib/lakehouse_lab/session.py $(wildcard lib/lakehouse_lab/java/*.java)
 	$(PY) -c 'from lakehouse_lab import class_archive; class_archive.record()'
 	@touch $@
 

@@ -77,11 +77,12 @@ def _current_env() -> str:
 
 
 def plugin_jar() -> Path:
-    """The lab's JVM plugins (``java/*.java``: the catalog, and any listener), compiled with ``javac`` into
-    ``<lab root>/plugins`` when a source changed."""
+    """The lab's JVM plugins (``java/*.java``: the catalog, the lineage listener, the local file system),
+    compiled with ``javac`` when a source changed, into the jar cache: every lab root's sessions then have the
+    same class path, which the JVM class archive (``class_archive``) requires."""
     sources = sorted(JAVA_DIR.glob("*.java"))
     digest = hashlib.sha256(b"".join(s.read_bytes() for s in sources)).hexdigest()[:12]
-    jar = paths.under(paths.lab_root(), "plugins") / f"lakehouse-lab-plugins-{digest}.jar"
+    jar = paths.under(paths.jar_cache(), "plugins") / f"lakehouse-lab-plugins-{digest}.jar"
     if jar.exists():
         return jar
     javac, jar_tool = shutil.which("javac"), shutil.which("jar")
