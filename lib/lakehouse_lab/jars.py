@@ -1,7 +1,7 @@
 """The JVM jars the lab needs beyond pyspark's own: Delta Lake.
 
 Resolved once (``make setup`` calls :func:`ensure`) with Spark's own Ivy resolver against Maven Central,
-into :func:`lakehouse_lab.paths.jar_cache`; every later start passes the cached files as ``spark.jars``
+into :func:`lakehouse_lab.paths.jar_cache`; every later start puts the cached files on the driver's class path
 and needs no network. If Ivy cannot reach Maven Central, Maven (``mvn dependency:copy``) resolves the same
 coordinates into the same cache.
 """
@@ -42,8 +42,8 @@ def for_session(cache: Path | None = None) -> list[Path]:
     """The cached jars a Spark session needs: those whose artifact pyspark does not already ship.
 
     Resolving Delta also brings Hadoop, Parquet, Jackson, log4j … that pyspark's own ``jars/`` folder holds
-    (about 80 MB). Spark loads those classes from its own copies anyway (parent first); registering the
-    duplicates as ``spark.jars`` only cost each start about 1.5 s.
+    (about 80 MB). Spark loads those classes from its own copies anyway; putting the duplicates on the class
+    path too only cost each start about 1.5 s (measured when they were ``spark.jars``).
 
     >>> sorted(p.name for p in for_session())[:1]   # doctest: +SKIP
     ['com.fasterxml.jackson.datatype_jackson-datatype-jdk8-2.13.5.jar']
