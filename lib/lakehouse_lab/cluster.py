@@ -9,7 +9,8 @@ While it runs, ``lab.start()`` in any process of the same lab root attaches to i
 starting a JVM of its own (10–20 s), and finds its code already warm. Each kernel still gets a SparkSession of its
 own (temporary views, SQL settings, current catalog and environment); when the kernel ends, its running Spark
 jobs are cancelled. Without a running cluster, ``lab.start()`` starts its own driver, as always;
-``LAKEHOUSE_LAB_OWN_DRIVER=1`` makes it do so even when one runs.
+``LAKEHOUSE_LAB_OWN_DRIVER=1`` makes it do so even when one runs. Before it takes requests, the cluster compacts
+the lab's bookkeeping tables that collected many small files (``maintenance``).
 
 The driver answers on 127.0.0.1 only, and only requests carrying the token of ``<lab root>/cluster/driver.json``
 (readable by its owner alone), as Py4J itself asks for a secret.
@@ -33,7 +34,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import driver, paths
+from . import driver, maintenance, paths
 
 START_TIMEOUT = 180
 
@@ -226,10 +227,22 @@ def _write_info(info: dict) -> None:
     temporary.replace(target)
 
 
+def _compact(spark) -> None:
+    """Compact the bookkeeping tables that collected many small files (see ``maintenance``), before the
+    cluster takes requests: a compaction running beside a kernel's ``MERGE`` into the same table (job history,
+    alert deliveries) could make that ``MERGE`` fail on a conflict."""
+    try:
+        for name, (before, after) in maintenance.compact_bookkeeping_tables(spark).items():
+            print(f"compacted {name}: {before} files -> {after}", flush=True)
+    except Exception as exc:  # noqa: BLE001 - maintenance is optional; the cluster serves regardless
+        print(f"compaction of the bookkeeping tables stopped: {exc}", flush=True)
+
+
 def main() -> int:
     import lakehouse_lab as lab
 
     spark = lab.start()
+    _compact(spark)
     try:
         _Driver(spark).serve()
     finally:
