@@ -28,6 +28,7 @@ from . import config, paths
 PLUGIN_CLASS = "io.lakehouselab.LabCatalog"
 SYSTEM_CATALOG = "system"
 SYSTEM_SCHEMAS = ("access", "lakeflow", "compute")
+WRITABLE_CATALOGS_CONF = "spark.lakehouse_lab.writable_catalogs"  # set per session; read by LabCatalog.java
 JAVA_DIR = Path(__file__).parent / "java"
 # The lab's bookkeeping tables (system.*, event logs) take many small appends and are read whole. Delta's
 # per-file column statistics make each such append about 0.27 s slower (0.93 s vs 0.66 s for 5 rows of 20

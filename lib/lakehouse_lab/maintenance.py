@@ -1,12 +1,12 @@
 """Keep the lab's bookkeeping tables small in files: compact those that collected many appends.
 
-The system tables (lineage, job and pipeline history, alert deliveries) and the pipeline event logs take one
-small append per run, and every read opens all their files. After two runs of the notebook suite in one lab root,
-``system.access.table_lineage`` held 108 files, and the lineage impact analysis took 4.4 s against 2.5 s once the
-table was compacted. Databricks maintains its managed tables by itself; the lab cluster does it when it starts
-(``lakehouse-lab cluster start``, before it takes requests), with ``OPTIMIZE`` on each bookkeeping table that has
-at least ``min_files`` files. The file counts come from each table's latest checksum file (``_delta_log/<version>.crc``),
-so a check opens no Delta log and starts no Spark job.
+The system tables (lineage, job and pipeline history, alert deliveries) and the pipeline event logs take small
+writes, each adding a file, and every read opens all their files. After two runs of the notebook suite in one lab
+root, ``system.access.table_lineage`` held 108 files, and the lineage impact analysis took 4.4 s against 2.5 s
+once the table was compacted. Databricks maintains its managed tables by itself; the lab cluster does it when it
+starts (``lakehouse-lab cluster start``, before it takes requests), with ``OPTIMIZE`` on each bookkeeping table
+that has at least ``min_files`` files. The file counts come from each table's latest checksum file
+(``_delta_log/<version>.crc``), so a check opens no Delta log and starts no Spark job.
 
 >>> import lakehouse_lab as lab
 >>> from lakehouse_lab import maintenance
@@ -53,7 +53,7 @@ def _latest_checksum(log: Path) -> dict | None:
 def compact_bookkeeping_tables(spark, min_files: int = MIN_FILES) -> dict[str, tuple[int, int]]:
     """``OPTIMIZE`` every bookkeeping table of the catalogs this session writes (``system`` and the current
     environment's) that has at least ``min_files`` files; returns ``{table: (files before, files after)}``."""
-    writable = spark.conf.get("spark.lakehouse_lab.writable_catalogs", catalog.SYSTEM_CATALOG).split(",")
+    writable = spark.conf.get(catalog.WRITABLE_CATALOGS_CONF, catalog.SYSTEM_CATALOG).split(",")
     compacted = {}
     for catalog_name in writable:
         for name, files in file_counts(catalog_name).items():

@@ -62,7 +62,7 @@ def start(env: str | None = None, app_name: str = "lakehouse-lab"):
 def _isolate(spark, env: str, cfg: config.EnvironmentConfig) -> None:
     """Let this session write only into its environment's catalog and ``system`` (enforced by LabCatalog)."""
     spark.conf.set("spark.lakehouse_lab.environment", env)
-    spark.conf.set("spark.lakehouse_lab.writable_catalogs", f"{cfg.database.catalog},{catalog.SYSTEM_CATALOG}")
+    spark.conf.set(catalog.WRITABLE_CATALOGS_CONF, f"{cfg.database.catalog},{catalog.SYSTEM_CATALOG}")
 
 
 def stop() -> None:
