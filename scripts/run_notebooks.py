@@ -5,6 +5,10 @@
 Exit status 1 when any notebook failed. ``LAKEHOUSE_LAB_STRICT=1`` is set, so exercise solutions must pass.
 The lab cluster runs for the whole suite, so each notebook's ``lab.start()`` attaches to one warm driver (as
 notebooks attach to a Databricks cluster); ``LAKEHOUSE_LAB_OWN_DRIVER=1`` gives every notebook its own instead.
+
+The suite runs in a new lab root of its own, ``.lab-notebooks`` (emptied first), as a learner's notebooks do on a
+first run: what the unit tests or earlier sessions left in ``.lab`` can neither slow a notebook down nor make one of
+its checks pass. ``LAKEHOUSE_LAB_HOME``, when set, is used as it is.
 """
 from __future__ import annotations
 
@@ -48,8 +52,19 @@ def lab_cluster():
         cluster.stop()
 
 
+def own_lab_root() -> None:
+    """Point the suite (and every process it starts) at an emptied ``.lab-notebooks``, unless a root is set."""
+    if os.environ.get("LAKEHOUSE_LAB_HOME"):
+        return
+    os.environ["LAKEHOUSE_LAB_HOME"] = str(ROOT / ".lab-notebooks")
+    from lakehouse_lab import session
+
+    session.reset()
+
+
 def main(args: list[str]) -> int:
     notebooks = [Path(a) for a in args] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    own_lab_root()
     with lab_cluster():
         times = run(notebooks)
     print("\nnotebook wall time (s):")
