@@ -58,7 +58,6 @@ def compact_bookkeeping_tables(spark, min_files: int = MIN_FILES) -> dict[str, t
     for catalog_name in writable:
         for name, files in file_counts(catalog_name).items():
             if files >= min_files:
-                spark.sql(f"OPTIMIZE {catalog.quote(name)}").collect()
-                after = file_counts(catalog_name).get(name, files)
-                compacted[name] = (files, after)
+                metrics = spark.sql(f"OPTIMIZE {catalog.quote(name)}").first().metrics
+                compacted[name] = (files, files - metrics.numFilesRemoved + metrics.numFilesAdded)
     return compacted
