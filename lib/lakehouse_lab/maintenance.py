@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import catalog, paths
+from . import catalog
 
 MIN_FILES = 50
 # Every table of the system catalog is the lab's; elsewhere, its tables (the event logs) were created with
@@ -30,9 +30,8 @@ def file_counts(catalog_name: str) -> dict[str, int]:
     """``{full table name: number of files}`` of the bookkeeping tables of ``catalog_name`` (all tables of
     ``system``), read from each table's latest checksum file (tables without one are left out)."""
     counts = {}
-    for schema_dir in sorted((paths.lab_root() / "warehouse").glob(f"{catalog_name.lower()}__*.db")):
-        schema = schema_dir.name[len(catalog_name) + 2:-len(".db")]
-        for log in sorted(schema_dir.glob("*/_delta_log")):
+    for schema in catalog.list_schemas(None, catalog_name):
+        for log in sorted(catalog.schema_folder(catalog_name, schema).glob("*/_delta_log")):
             checksum = _latest_checksum(log)
             settings = (checksum or {}).get("metadata", {}).get("configuration", {})
             if checksum and (catalog_name == catalog.SYSTEM_CATALOG or settings.get(_MARKER[0]) == _MARKER[1]):
