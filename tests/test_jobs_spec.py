@@ -73,6 +73,19 @@ def test_unknown_job_field_names_the_file(tmp_path):
         load_job(path)
 
 
+@pytest.mark.parametrize("name, text, message", [
+    ("job.yaml", "name: y\ntasks:\n  - task_key: a\n    python_task: {function: 'x:y'\n",
+     r"job file .*job.yaml: line 5, column 1: YAML syntax error"),
+    ("job.json", '{"name": "j",\n "tasks": [,]}', r"job file .*job.json: line 2, column 12: JSON syntax error"),
+    ("job.yaml", "name: y\ntasks: [a, b]\n", r"job 'y' \(.*job.yaml\), task '#0', field \(top level\): Input should "
+     "be a valid dictionary"),
+])
+def test_a_broken_job_file_is_one_error_naming_file_and_line(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(JobSpecError, match=message):
+        load_job(tmp_path / name)
+
+
 def test_yaml_and_bundle_files(tmp_path):
     (tmp_path / "job.yaml").write_text("name: y\ntasks:\n  - task_key: a\n    python_task: {function: 'builtins:print'}\n")
     assert load_job(tmp_path / "job.yaml").name == "y"

@@ -19,8 +19,9 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
+
+from ..config import ConfigError, parse_yaml
 
 RUN_IF = ("ALL_SUCCESS", "AT_LEAST_ONE_SUCCESS", "NONE_FAILED", "ALL_DONE", "AT_LEAST_ONE_FAILED", "ALL_FAILED")
 KINDS = ("notebook_task", "spark_python_task", "python_task", "pipeline_task", "condition_task",
@@ -246,9 +247,7 @@ def load_job(source: Any, *, key: str | None = None) -> JobSettings:
         path = Path(source)
         if not path.exists():
             raise JobSpecError(f"job file {path}: not found")
-        text = path.read_text()
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        raw = _from_bundle(raw, key, path)
+        raw = _from_bundle(_parse_file(path), key, path)
     elif isinstance(source, dict):
         raw = _from_bundle(source, key, None) if "resources" in source else source
     else:
@@ -257,6 +256,21 @@ def load_job(source: Any, *, key: str | None = None) -> JobSettings:
     if path is not None:
         job.source_path = str(path.resolve())
     return job
+
+
+def _parse_file(path: Path) -> Any:
+    """The JSON or YAML in ``path``; a syntax error becomes a :class:`JobSpecError` naming file and line."""
+    text = path.read_text()
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise JobSpecError(f"job file {path}: line {exc.lineno}, column {exc.colno}: JSON syntax error: "
+                               f"{exc.msg}") from None
+    try:
+        return parse_yaml(text, f"job file {path}")
+    except ConfigError as exc:
+        raise JobSpecError(str(exc)) from None
 
 
 def _from_bundle(raw: Any, key: str | None, path: Path | None) -> dict:
@@ -294,7 +308,9 @@ def _describe(exc: ValidationError, raw: dict, prefix: str) -> str:
     loc = list(err["loc"])
     task = ""
     if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
-        key = (raw.get("tasks") or [{}])[loc[1]].get("task_key", f"#{loc[1]}") if loc[1] < len(raw.get("tasks") or []) else f"#{loc[1]}"
+        tasks = raw.get("tasks") or []
+        entry = tasks[loc[1]] if loc[1] < len(tasks) else None
+        key = entry.get("task_key", f"#{loc[1]}") if isinstance(entry, dict) else f"#{loc[1]}"
         task, loc = f", task {key!r}", loc[2:]
     field = ".".join(str(p) for p in loc) or "(top level)"
     message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
