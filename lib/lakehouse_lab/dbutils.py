@@ -76,13 +76,32 @@ class _Widgets:
 
     combobox = dropdown
 
+    def multiselect(self, name: str, defaultValue: str, choices: list[str], label: str | None = None) -> None:
+        """A multi-choice widget; ``get`` returns the chosen values joined by commas, as on Databricks.
+
+        >>> from lakehouse_lab.dbutils import dbutils
+        >>> dbutils.widgets.multiselect("regions", "EU", ["EU", "US", "APAC"])
+        >>> dbutils.widgets.get("regions")
+        'EU'
+        """
+        choices = [str(c) for c in choices]
+        if str(defaultValue) not in choices:
+            raise ValueError(f"widget {name!r}: default {defaultValue!r} is not one of {choices}")
+
+        def view(desc):
+            import ipywidgets
+
+            return ipywidgets.SelectMultiple(options=choices, value=(str(defaultValue),), description=desc)
+        self._define(name, defaultValue, label, view)
+
     def get(self, name: str) -> str:
         """The task parameter ``name`` in a job run, else the widget's current value."""
         ctx = _context.current()
         if ctx is not None and name in ctx.parameters:
             return ctx.parameters[name]
         if name in self._views:
-            return str(self._views[name].value)
+            value = self._views[name].value
+            return ",".join(value) if isinstance(value, tuple) else str(value)
         if name in self._defaults:
             return self._defaults[name]
         known = sorted({*self._defaults, *(ctx.parameters if ctx else {})})
