@@ -159,6 +159,23 @@ def test_definition_errors_are_rejected_before_any_write(spark, scratch_schema, 
     assert spark.sql(f"SHOW TABLES IN {scratch_schema}").count() == 0
 
 
+def test_a_failed_dataset_skips_only_what_reads_it(spark, scratch_schema):
+    schema = scratch_schema.split(".")[1]
+    spark.range(5).withColumnRenamed("id", "n").write.saveAsTable(f"{scratch_schema}.numbers")
+    text = f"""
+    CREATE MATERIALIZED VIEW small (CONSTRAINT tiny EXPECT (n < 3) ON VIOLATION FAIL UPDATE)
+      AS SELECT n FROM {scratch_schema}.numbers;
+    CREATE MATERIALIZED VIEW small_doubled AS SELECT n * 2 AS n2 FROM LIVE.small;
+    CREATE MATERIALIZED VIEW everything AS SELECT n FROM {scratch_schema}.numbers;
+    """
+    update = run_pipeline(Pipeline.from_sql("branches", text), schema=schema)
+    assert update.state == "FAILED" and "tiny" in update.error
+    assert {n: d.status for n, d in update.datasets.items()} == \
+        {"small": "FAILED", "small_doubled": "SKIPPED", "everything": "COMPLETED"}
+    assert spark.table(f"{scratch_schema}.everything").count() == 5
+    assert not spark.catalog.tableExists(f"{scratch_schema}.small_doubled")
+
+
 def test_cli_runs_the_seed_pipeline_and_draws_its_graph(spark, seed_source, tmp_path, capsys):
     from lakehouse_lab import cli
 

@@ -99,8 +99,8 @@ def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = 
 
     Definition errors (syntax, unknown ``LIVE.x``, cycles) raise :class:`PipelineDefinitionError` before
     anything is written. A failing dataset (e.g. ``ON VIOLATION FAIL UPDATE``) ends the update ``FAILED``;
-    datasets downstream of it are skipped. ``schema`` publishes into another schema of the environment's
-    catalog (default: the environment's schema, e.g. ``dev_catalog.analytics``).
+    datasets downstream of it are skipped, the others still run. ``schema`` publishes into another schema of the
+    environment's catalog (default: the environment's schema, e.g. ``dev_catalog.analytics``).
     """
     import lakehouse_lab as lab
 
@@ -136,15 +136,21 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     events = EventBuffer(pid, pipeline.name, uid, catalog, schema, env)
     start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     results = {n: DatasetResult(n, pipeline.datasets[n].kind or "table", None) for n in order}
-    error = None
+    error, not_done = None, set()
     with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration):
         _start_events(events, pipeline, order, edges, refresh, env)
         for dataset_name in order:
-            if error is not None:
+            if any(src in not_done for src, dst, _ in edges if dst == dataset_name):
                 results[dataset_name].status = "SKIPPED"
+                events.add("flow_progress", f"Flow '{dataset_name}' is SKIPPED: an upstream dataset failed.",
+                           {"status": "SKIPPED"}, flow=dataset_name)
+                not_done.add(dataset_name)
                 continue
-            result, error = _run_one(ctx, events, pipeline.datasets[dataset_name], dataset_name in refresh)
+            result, failure = _run_one(ctx, events, pipeline.datasets[dataset_name], dataset_name in refresh)
             results[dataset_name] = result
+            if failure:
+                error = error or failure  # the update reports its first failure
+                not_done.add(dataset_name)
         _drop_views(spark, pipeline)
     state = "FAILED" if error else "COMPLETED"
     events.add("update_progress", f"Update {uid[:6]} is {state}.", {"state": state},
