@@ -197,3 +197,13 @@ def test_unknown_reference_fails_the_task_with_its_name(spark):
     with pytest.raises(jobs.JobSpecError, match="no job parameter 'x'"):
         jobs.run_job({"name": "test_refs", "tasks": [{"task_key": "t", "python_task": {"function": "builtins:str"}}]},
                      parameters={"x": "1"})
+
+
+def test_a_run_in_another_environment_gives_the_caller_its_environment_back(spark):
+    import lakehouse_lab as lab
+
+    lab.start("dev")
+    run = jobs.run_job({"name": "test_env", "tasks": [{"task_key": "where", "python_task": {
+        "function": "lakehouse_lab.session:current_env"}}]}, env="staging")
+    assert (run.env, run.tasks["where"].output) == ("staging", "staging")
+    assert lab.current_env() == "dev" and spark.catalog.currentCatalog() == "dev_catalog"

@@ -284,14 +284,9 @@ def run_registered(key: str, reg: dict, env: str, full_refresh: bool = False) ->
                               configuration=spec.get("configuration"), schema=spec.get("schema"),
                               full_refresh=full_refresh)
         return update.state, update.summary()
-    import lakehouse_lab as lab
     from ..jobs import run_job
 
-    previous = lab.current_env()
-    try:
-        job_run = run_job(reg["spec"], env=env)
-    finally:
-        lab.start(previous)  # the job ran in a session for its target; the caller's environment comes back
+    job_run = run_job(reg["spec"], env=env)  # in a session for its target; the caller's environment comes back
     return job_run.result_state or "FAILED", [{"run_id": job_run.run_id, "error": job_run.error_message}]
 
 

@@ -28,6 +28,7 @@ def register(subparsers) -> None:
     p = sub.add_parser("repair", help="rerun the failed tasks of a run (and their dependents)")
     p.add_argument("run_id", type=int)
     p.add_argument("--no-dependents", action="store_true", help="rerun only the failed tasks")
+    p.add_argument("--env", default=None, help="environment the run ran in (default: dev)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_repair)
 
@@ -85,7 +86,7 @@ def _run(args) -> int:
 def _repair(args) -> int:
     from . import repair_run
 
-    return _print(repair_run(args.run_id, rerun_dependents=not args.no_dependents), args.json)
+    return _print(repair_run(args.run_id, rerun_dependents=not args.no_dependents, env=args.env), args.json)
 
 
 def _runs(args) -> int:

@@ -13,14 +13,20 @@ from datetime import timezone
 
 from . import history
 from .recorder import Recorder
-from .runner import _RUNS, FAILED_LIKE, JobRun, TaskRun, _execute, _spark, _take_slot
+from .runner import _RUNS, FAILED_LIKE, JobRun, TaskRun, _execute, _spark, _take_slot, waited
 from .spec import JobSpecError, load_job
 
 
 def repair_run(run_id: int, rerun_dependents: bool = True, rerun_tasks: list[str] | None = None,
-               wait: bool = True) -> JobRun:
-    """Rerun the failed tasks of a finished run (and, by default, the tasks after them) in the same run."""
-    run = _RUNS.get(run_id) or _load_run(run_id)
+               wait: bool = True, env: str | None = None) -> JobRun:
+    """Rerun the failed tasks of a finished run (and, by default, the tasks after them) in the same run.
+
+    A run of this process is repaired in its own environment; one rebuilt from history in ``env`` (default:
+    the current environment), since ``system.lakeflow.job_runs`` does not say where a run ran."""
+    import lakehouse_lab as lab
+
+    previous = lab.current_env()
+    run = _RUNS.get(run_id) or _load_run(run_id, env)
     if run.state == "RUNNING":
         raise ValueError(f"run {run_id} of {run.job.name!r} is still running; repair it once it has finished")
     failed = set(rerun_tasks or [k for k, t in run.tasks.items() if t.state in FAILED_LIKE - {"UPSTREAM_FAILED"}])
@@ -47,14 +53,14 @@ def repair_run(run_id: int, rerun_dependents: bool = True, rerun_tasks: list[str
     rec = run._recorder = Recorder(run, spark)
     run._thread = threading.Thread(target=_execute, args=(run, spark, rec, slot, rerun, None), daemon=True)
     run._thread.start()
-    return run.wait() if wait else run
+    return waited(run, wait, previous)
 
 
-def _load_run(run_id: int) -> JobRun:
-    """Rebuild a finished run from history (for ``job repair`` in a new process)."""
+def _load_run(run_id: int, env: str | None = None) -> JobRun:
+    """Rebuild a finished run from history (for ``job repair`` in a new process), to be repaired in ``env``."""
     import lakehouse_lab as lab
 
-    spark = lab.start()
+    spark = lab.start(env)
     history.flush()
     from pyspark.sql import functions as F
 
@@ -66,7 +72,7 @@ def _load_run(run_id: int) -> JobRun:
               .groupBy("task_key").agg(F.max_by("termination_code", "period_end_time").alias("code"),
                                        F.max_by("result_state", "period_end_time").alias("s")).collect())
     states = {r.task_key: history.api_state(r.s, r.code) for r in latest}
-    run = JobRun(job, run_id, "dev", dict(row.job_parameters or {}),
+    run = JobRun(job, run_id, lab.current_env(), dict(row.job_parameters or {}),
                  {t.task_key: TaskRun(t.task_key, states.get(t.task_key, "PENDING")) for t in job.tasks},
                  start_time=row.start_time.replace(tzinfo=timezone.utc), state="TERMINATED", result_state=row.result_state,
                  repair_count=row.repair_count or 0)

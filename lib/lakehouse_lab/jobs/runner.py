@@ -169,14 +169,36 @@ def run_job(spec, *, env: str | None = None, parameters: dict | None = None, wai
     """Run a job (dict, file, bundle or :class:`JobSettings`) and return its :class:`JobRun`.
 
     Everything is validated before a task starts. Over ``max_concurrent_runs`` the run is recorded as
-    ``SKIPPED``. With ``wait=False`` the run continues in the background (``run.wait()``).
+    ``SKIPPED``. With ``wait=False`` the run continues in the background (``run.wait()``). ``env`` runs the
+    tasks in that environment's session; once a waited-for run ends, the caller's environment comes back.
     """
     job = load_job(spec)
     values = _check_parameters(job, parameters)
-    _JOBS[job.name] = job
-    spark = _spark(env)
     from .. import session
 
+    previous = session.current_env()
+    return waited(_start(job, values, env, parent_run_id, progress), wait, previous)
+
+
+def waited(run: JobRun, wait: bool, previous_env: str) -> JobRun:
+    """``run`` at once, or when it has ended, with the caller's environment ``previous_env`` back."""
+    from .. import session
+
+    if not wait:
+        return run
+    try:
+        return run.wait()
+    finally:
+        if session.current_env() != previous_env:
+            session.start(previous_env)
+
+
+def _start(job: JobSettings, values: dict, env: str | None, parent_run_id: int | None, progress) -> JobRun:
+    """Record the run and start its tasks in a thread (or record it SKIPPED when no slot is free)."""
+    from .. import session
+
+    _JOBS[job.name] = job
+    spark = _spark(env)
     run = JobRun(job, new_run_id(), env or session.current_env(), values,
                  {t.task_key: TaskRun(t.task_key) for t in job.tasks}, parent_run_id=parent_run_id)
     _RUNS[run.run_id] = run
@@ -190,12 +212,12 @@ def run_job(spec, *, env: str | None = None, parameters: dict | None = None, wai
         rec.started()
         rec.ended()
         notifications.send(run, "on_failure")  # unless notification_settings.no_alert_for_skipped_runs
-        return run.wait() if wait else run
+        return run
     run._thread = threading.Thread(target=_execute, args=(run, spark, rec, slot, None, progress),
                                    name=f"job-run-{run.run_id}", daemon=True)
     run.state = "RUNNING"
     run._thread.start()
-    return run.wait() if wait else run
+    return run
 
 
 def _cluster_notices(job: JobSettings) -> list[str]:
