@@ -135,6 +135,30 @@ def test_email_and_paging_receive_alerts_in_their_shapes(spark):
         hooks.stop()
 
 
+def test_a_channel_that_breaks_mid_evaluation_makes_no_other_send_twice(spark):
+    class Broken:
+        def send(self, alert):
+            raise RuntimeError("receiver bug")
+
+    hooks, job = WebhookReceiver().start(), f"quiet_{uuid.uuid4().hex[:6]}"
+    channels = {"a_chat": alerts.Slack(hooks.url("/chat")), "m_typo": alerts.Slack("nowhere"), "z_broken": Broken()}
+    try:
+        manager = alerts.AlertManager(spark, [alerts.NoSuccessfulRun(job_name=job, channels=tuple(channels))],
+                                      channels)
+        with pytest.raises(RuntimeError, match="receiver bug"):
+            manager.evaluate()
+        assert len(hooks.wait_for(1)) == 1
+        manager.channels["z_broken"] = alerts.Slack(hooks.url("/fixed"))
+        report = manager.evaluate()
+        assert [c for _, c in report.sent] == ["z_broken"] and [c for _, c in report.suppressed] == ["a_chat"]
+        assert [c for _, c in report.pending] == ["m_typo"]
+        assert [d.path for d in hooks.wait_for(2)] == ["/chat", "/fixed"]
+        typo = manager.pending().where("channel = 'm_typo'").first()
+        assert typo.attempts == 2 and "unknown url type" in typo.last_error
+    finally:
+        hooks.stop()
+
+
 def test_rules_naming_unknown_channels_are_refused(spark):
     with pytest.raises(ValueError, match="pager"):
         alerts.AlertManager(spark, [alerts.JobFailed(channels=("pager",))], {"email": None})

@@ -13,6 +13,7 @@ stays ``PENDING`` and is retried at the next evaluation.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import smtplib
 import urllib.error
@@ -188,7 +189,8 @@ class PagerDuty:
                                                  dedup_key=alert.key, custom_details=alert.details))
 
 
-DELIVERY_ERRORS = (OSError, smtplib.SMTPException, urllib.error.URLError)
+# what a receiver can answer (or fail to); ValueError: a malformed URL or address, kept PENDING with its message
+DELIVERY_ERRORS = (OSError, smtplib.SMTPException, urllib.error.URLError, http.client.HTTPException, ValueError)
 
 
 # --- the manager ----------------------------------------------------------------------------------------------
@@ -228,14 +230,16 @@ class AlertManager:
             if row.status == "PENDING" and channel in self.channels:
                 wanted.setdefault((key, channel), _from_row(row))
         report, updates = Report(), []
-        for (key, channel), alert in sorted(wanted.items(), key=lambda item: item[0]):
-            previous = known.get((key, channel))
-            if previous is not None and previous.status == "SENT":
-                report.suppressed.append((alert, channel))
-                continue
-            updates.append(self._deliver(alert, channel, previous, report))
-        if updates:
-            self._record(updates)
+        try:
+            for (key, channel), alert in sorted(wanted.items(), key=lambda item: item[0]):
+                previous = known.get((key, channel))
+                if previous is not None and previous.status == "SENT":
+                    report.suppressed.append((alert, channel))
+                    continue
+                updates.append(self._deliver(alert, channel, previous, report))
+        finally:  # whatever went wrong, what was delivered is recorded: never sent twice
+            if updates:
+                self._record(updates)
         return report
 
     def pending(self):
