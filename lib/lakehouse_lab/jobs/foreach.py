@@ -7,6 +7,7 @@ as its own task run ``<task_key>[<i>]`` with its own retries.
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from . import tasks
@@ -25,6 +26,9 @@ def parse_inputs(inputs, task_key: str) -> list:
     return value
 
 
+_ADDING = threading.Lock()
+
+
 def run_for_each(run, spark, task, refs, deadline, cancel) -> Outcome:
     from .runner import TaskRun, _run_task
 
@@ -37,9 +41,10 @@ def run_for_each(run, spark, task, refs, deadline, cancel) -> Outcome:
         text = item if isinstance(item, str) else json.dumps(item)
         raw = _substitute(spec.task.model_dump(exclude_none=True), text)
         body = type(spec.task).model_validate({**raw, "task_key": key, "depends_on": []})
-        run.tasks.setdefault(key, TaskRun(key))
         keys.append(key)
         bodies.append(body)
+    with _ADDING:  # a new dict, not inserts: other tasks' threads may be iterating over run.tasks right now
+        run.tasks = {**run.tasks, **{k: run.tasks.get(k) or TaskRun(k) for k in keys}}
     with ThreadPoolExecutor(max_workers=spec.concurrency, thread_name_prefix=f"{task.task_key}-iter") as pool:
         list(pool.map(lambda body: _run_task(run, spark, run._recorder, body, deadline, cancel), bodies))
     failed = [k for k in keys if run.tasks[k].state != "SUCCESS"]

@@ -85,6 +85,7 @@ class _Writer(threading.Thread):
         self.lock = threading.Lock()
         self.ready = False
         self.seq: dict[int, int] = {}
+        self.unwritten: set[int] = set()  # runs with events whose batch failed: their journals are kept
 
     # -- called by the runner -------------------------------------------------------------------------
     def submit(self, run_id: int, kind: str, table: str, row: dict) -> None:
@@ -92,8 +93,10 @@ class _Writer(threading.Thread):
             seq = self.seq.get(run_id, 0) + 1
             self.seq[run_id] = seq
             event = {"seq": seq, "kind": kind, "table": table, "row": _jsonable(row)}
-            with open(journal_dir() / f"{run_id}.jsonl", "a") as out:
-                if seq == 1:
+            journal = journal_dir() / f"{run_id}.jsonl"
+            new = not journal.exists()  # also for a repair: the run's first journal was dropped when it ended
+            with open(journal, "a") as out:
+                if new:
                     out.write(json.dumps({"header": True, "pid": os.getpid(), "host": socket.gethostname()}) + "\n")
                 out.write(json.dumps(event) + "\n")
         self.queue.put((run_id, event))
@@ -113,6 +116,7 @@ class _Writer(threading.Thread):
             try:
                 self._write(batch)
             except Exception as exc:  # noqa: BLE001 - kept in the journal, replayed at the next start
+                self.unwritten |= {run_id for run_id, _ in batch if run_id is not None}
                 warnings.warn(f"job history not written yet ({exc}); it stays in {journal_dir()}")
             finally:
                 for _ in batch:
@@ -157,7 +161,7 @@ class _Writer(threading.Thread):
                 with open(path, "a") as out:
                     out.write(json.dumps({"committed": seqs}) + "\n")
         for run_id, event in batch:
-            if event["kind"] == "done":
+            if event["kind"] == "done" and run_id not in self.unwritten:
                 (journal_dir() / f"{run_id}.jsonl").unlink(missing_ok=True)
 
 
