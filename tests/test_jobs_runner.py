@@ -121,6 +121,22 @@ def test_job_timeout_cancels_the_rest(spark):
     assert (run.tasks["long"].state, run.tasks["next"].state) == ("TIMEDOUT", "CANCELED")
 
 
+def test_a_parent_timeout_stops_the_child_job_it_runs(spark):
+    def wait_long():
+        for _ in range(400):
+            time.sleep(0.05)
+
+    jobs.runner._JOBS["test_slow_child"] = jobs.load_job(
+        {"name": "test_slow_child", "tasks": [{"task_key": "long", "python_task": {"function": wait_long}}]})
+    started = time.monotonic()
+    run = jobs.run_job({"name": "test_timed_parent", "timeout_seconds": 1, "tasks": [
+        {"task_key": "child", "run_job_task": {"job_id": "test_slow_child"}}]})
+    assert time.monotonic() - started < 15 and run.result_state == "TIMEDOUT"
+    child = jobs.get_run(int(run.tasks["child"].output))
+    assert child.result_state == "TIMEDOUT" and child.tasks["long"].state == "TIMEDOUT"
+    assert child.error_message == f"the parent run {run.run_id} timed out"
+
+
 def test_max_concurrent_runs_ten_triggers_one_runs_nine_skipped(spark):
     release = threading.Event()
     job = jobs.load_job({"name": "test_concurrency", "max_concurrent_runs": 1, "tasks": [

@@ -193,8 +193,10 @@ def waited(run: JobRun, wait: bool, previous_env: str) -> JobRun:
             session.start(previous_env)
 
 
-def _start(job: JobSettings, values: dict, env: str | None, parent_run_id: int | None, progress) -> JobRun:
-    """Record the run and start its tasks in a thread (or record it SKIPPED when no slot is free)."""
+def _start(job: JobSettings, values: dict, env: str | None, parent_run_id: int | None, progress,
+           outer_deadline: float | None = None) -> JobRun:
+    """Record the run and start its tasks in a thread (or record it SKIPPED when no slot is free);
+    ``outer_deadline``: the parent run's, for a ``run_job_task`` (the child stops when its parent times out)."""
     from .. import session
 
     _JOBS[job.name] = job
@@ -213,7 +215,7 @@ def _start(job: JobSettings, values: dict, env: str | None, parent_run_id: int |
         rec.ended()
         notifications.send(run, "on_failure")  # unless notification_settings.no_alert_for_skipped_runs
         return run
-    run._thread = threading.Thread(target=_execute, args=(run, spark, rec, slot, None, progress),
+    run._thread = threading.Thread(target=_execute, args=(run, spark, rec, slot, None, progress, outer_deadline),
                                    name=f"job-run-{run.run_id}", daemon=True)
     run.state = "RUNNING"
     run._thread.start()
@@ -227,9 +229,11 @@ def _cluster_notices(job: JobSettings) -> list[str]:
     return [f"compute settings ignored (tasks run on the lab's local Spark): {', '.join(fields)}"] if fields else []
 
 
-def _execute(run: JobRun, spark, rec: _Recorder, slot, rerun: set[str] | None, progress) -> None:
+def _execute(run: JobRun, spark, rec: _Recorder, slot, rerun: set[str] | None, progress,
+             outer_deadline: float | None = None) -> None:
     job = run.job
-    deadline = time.monotonic() + job.timeout_seconds if job.timeout_seconds else None
+    ends = [d for d in (time.monotonic() + job.timeout_seconds if job.timeout_seconds else None, outer_deadline) if d]
+    deadline = min(ends) if ends else None
     cancel = threading.Event()
     try:
         with run_context.entity("JOB", str(run.job_id), str(run.run_id), spark=spark):
@@ -245,7 +249,8 @@ def _execute(run: JobRun, spark, rec: _Recorder, slot, rerun: set[str] | None, p
         timed_out = deadline is not None and time.monotonic() >= deadline
         run.result_state = "TIMEDOUT" if timed_out else result_from_leaves(job, run)
         if timed_out:
-            run.error_message = f"job timed out after {job.timeout_seconds} s"
+            run.error_message = (f"job timed out after {job.timeout_seconds} s" if deadline != outer_deadline
+                                 else f"the parent run {run.parent_run_id} timed out")
     except Exception as exc:  # noqa: BLE001 - recorded as the run's own failure
         run.result_state, run.error_message = "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"
     finally:
@@ -337,9 +342,10 @@ def _schedule(run, spark, rec, rerun, deadline, cancel, bar) -> None:
                 running[pool.submit(_run_task, run, spark, rec, job.task(key), deadline, cancel)] = key
             if not running:
                 continue
-            left = None if deadline is None else max(deadline - time.monotonic(), 0)
+            # once cancelled, the running tasks stop themselves (they watch `cancel`): wait for them, do not spin
+            left = None if deadline is None or cancel.is_set() else max(deadline - time.monotonic(), 0)
             done, _ = wait(list(running), timeout=left, return_when=FIRST_COMPLETED)
-            if not done and deadline is not None:
+            if not done:
                 cancel.set()
                 continue
             for future in done:
@@ -434,12 +440,12 @@ def execute(run: JobRun, spark, task, number: int, task_run_id: int, deadline, c
 
         outcome = run_for_each(run, spark, task, refs, deadline, cancel)
     else:
-        outcome = _run_child_job(run, task, refs)
+        outcome = _run_child_job(run, task, refs, deadline)
     run.tasks[task.task_key].values.update(ctx.values)
     return outcome
 
 
-def _run_child_job(run: JobRun, task, refs) -> tasks.Outcome:
+def _run_child_job(run: JobRun, task, refs, deadline) -> tasks.Outcome:
     spec = task.run_job_task
     target = spec.job_id
     found = _JOBS.get(str(target)) or next((j for j in _JOBS.values() if j.job_id == target), None)
@@ -447,8 +453,10 @@ def _run_child_job(run: JobRun, task, refs) -> tasks.Outcome:
         found = load_job(target)
     if found is None:
         return tasks.Outcome("FAILED", f"run_job_task: no job {target!r} known (run or load it first, or give a path)")
-    child = run_job(found, env=run.env, parameters=tasks.resolve_refs(spec.job_parameters, refs, task.task_key),
-                    parent_run_id=run.run_id, progress=False)
+    from .. import session
+
+    values = _check_parameters(found, tasks.resolve_refs(spec.job_parameters, refs, task.task_key))
+    child = waited(_start(found, values, run.env, run.run_id, False, deadline), True, session.current_env())
     ok = child.result_state in ("SUCCESS", "SUCCESS_WITH_FAILURES")
     return tasks.Outcome("SUCCESS" if ok else "FAILED", None if ok else
                          f"job {found.name!r} run {child.run_id} ended {child.result_state}", output=str(child.run_id))
