@@ -46,6 +46,17 @@ def test_missing_tables_lists_only_what_does_not_exist(spark, scratch_schema):
     assert catalog.missing_tables(spark, asked) == asked[1:]
 
 
+def test_bookkeeping_tables_come_back_after_being_dropped(spark, scratch_schema):
+    table = f"{scratch_schema}.records"
+    catalog.ensure_bookkeeping_tables(spark, {table: "id BIGINT, note STRING"})
+    spark.sql(f"INSERT INTO {table} VALUES (1, 'kept')")
+    catalog.ensure_bookkeeping_tables(spark, {table: "id BIGINT, note STRING"})
+    assert spark.table(table).count() == 1  # an existing table is left as it is
+    spark.sql(f"DROP TABLE {table}")  # as lab.reset() does to every table
+    catalog.ensure_bookkeeping_tables(spark, {table: "id BIGINT, note STRING"})
+    assert spark.table(table).columns == ["id", "note"] and spark.table(table).count() == 0
+
+
 def test_unknown_names_are_explained(spark, scratch_schema):
     spark.sql(f"CREATE TABLE {scratch_schema}.silver_orders (id INT)")
     assert "Catalog 'nope_catalog' does not exist" in catalog.explain_missing(spark, "nope_catalog.a.b")

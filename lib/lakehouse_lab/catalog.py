@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -186,6 +187,27 @@ def create_bookkeeping_table(spark, name: str, columns: str) -> None:
     >>> create_bookkeeping_table(spark, "system.lakeflow.example", "id BIGINT, note STRING")   # doctest: +SKIP
     """
     spark.sql(f"CREATE TABLE IF NOT EXISTS {quote(name)} ({columns}) USING delta {BOOKKEEPING_PROPERTIES}")
+
+
+_CREATING = threading.Lock()
+
+
+def ensure_bookkeeping_tables(spark, tables: dict[str, str]) -> None:
+    """Create those of ``tables`` (full name -> columns) that are missing; checking costs a folder listing,
+    so it can run before every write or query (after ``lab.reset()`` the tables come back). Serialised within
+    the process: two concurrent Delta creates of one table (two pipeline tasks of a job starting together)
+    leave a half-written location behind.
+
+    >>> ensure_bookkeeping_tables(spark, {"system.lakeflow.example": "id BIGINT"})   # doctest: +SKIP
+    """
+    with _CREATING:
+        for name in missing_tables(spark, list(tables)):
+            try:
+                create_bookkeeping_table(spark, name, tables[name])
+            except Exception:  # noqa: BLE001 - another process created it at the same moment
+                if not spark.catalog.tableExists(name):
+                    raise
+
 
 
 def missing_tables(spark, full_names: list[str]) -> list[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config, paths
-from ..catalog import create_bookkeeping_table
+from ..catalog import ensure_bookkeeping_tables
 from ..frames import rows_frame
 from .bundles import Bundle, BundleError, load_bundle
 
@@ -310,7 +310,7 @@ def _published_schemas(bundle: Bundle, env: str) -> list[tuple[str, str]]:
 
 def record(spark, d: Deployment) -> None:
     """Append the deployment to ``system.lakeflow.deployments`` (created on first use)."""
-    create_bookkeeping_table(spark, DEPLOYMENTS_TABLE, DEPLOYMENTS_SCHEMA)
+    ensure_bookkeeping_tables(spark, {DEPLOYMENTS_TABLE: DEPLOYMENTS_SCHEMA})
     row = (d.deployment_id, d.bundle.name, d.bundle.target, d.environment, d.commit, d.branch, d.started_at,
            d.finished_at, d.result, json.dumps(d.table_versions), json.dumps(d.runs), d.message[:4000],
            getpass.getuser())

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config, paths
-from ..catalog import create_bookkeeping_table
+from ..catalog import ensure_bookkeeping_tables
 from . import deploy as deployer
 from . import versions
 from .bundles import BundleError, load_bundle
@@ -339,7 +339,7 @@ def history(target: str | None = None):
     import lakehouse_lab as lab
 
     spark = lab.start()
-    create_bookkeeping_table(spark, deployer.DEPLOYMENTS_TABLE, deployer.DEPLOYMENTS_SCHEMA)
+    ensure_bookkeeping_tables(spark, {deployer.DEPLOYMENTS_TABLE: deployer.DEPLOYMENTS_SCHEMA})
     df = spark.table(deployer.DEPLOYMENTS_TABLE)
     if target:
         df = df.where(df.target == target)

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import paths
-from ..catalog import create_bookkeeping_table
+from ..catalog import ensure_bookkeeping_tables
 from ..frames import rows_frame
 
 TABLES = {name: f"system.lakeflow.{name}" for name in ("jobs", "job_run_timeline", "job_task_run_timeline", "job_runs")}
@@ -166,7 +166,6 @@ class _Writer(threading.Thread):
 
 
 _writer: dict[str, _Writer] = {}
-_tables_ready: set[int] = set()
 
 
 def writer(spark) -> _Writer:
@@ -187,11 +186,7 @@ def flush() -> None:
 
 
 def ensure_tables(spark) -> None:
-    if id(spark) in _tables_ready:
-        return
-    for name, schema in SCHEMAS.items():
-        create_bookkeeping_table(spark, TABLES[name], schema)
-    _tables_ready.add(id(spark))
+    ensure_bookkeeping_tables(spark, {TABLES[name]: schema for name, schema in SCHEMAS.items()})
 
 
 def write_events(spark, events: list[dict]) -> None:

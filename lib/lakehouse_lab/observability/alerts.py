@@ -20,7 +20,7 @@ import urllib.error
 from dataclasses import dataclass, field
 from html import escape
 
-from ..catalog import create_bookkeeping_table
+from ..catalog import ensure_bookkeeping_tables
 from ..frames import rows_frame
 from ..notify import pagerduty_payload, send_email, send_webhook, slack_payload
 from . import queries
@@ -223,7 +223,7 @@ class AlertManager:
     def evaluate(self) -> Report:
         """Evaluate every rule; send new alerts and retry pending ones; record the outcome of each delivery."""
         queries.ensure_tables(self.spark)
-        create_bookkeeping_table(self.spark, DELIVERIES, DELIVERIES_SCHEMA)
+        ensure_bookkeeping_tables(self.spark, {DELIVERIES: DELIVERIES_SCHEMA})
         known = {(r.alert_key, r.channel): r for r in self.spark.table(DELIVERIES).collect()}
         wanted = {(a.key, c): a for rule in self.rules for a in rule.evaluate(self.spark) for c in rule.channels}
         for (key, channel), row in known.items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from ..catalog import create_bookkeeping_table
+from ..catalog import ensure_bookkeeping_tables
 from ..jobs import history as job_history
 from ..pipelines.event_log import (PIPELINE_EVENTS, PIPELINE_EVENTS_SCHEMA, PIPELINE_UPDATES,
                                    PIPELINE_UPDATES_SCHEMA)
@@ -24,18 +24,11 @@ TASK_TIMELINE = job_history.TABLES["job_task_run_timeline"]
 FAILED_STATES = ("FAILED", "TIMEDOUT", "CANCELED", "INTERNAL_ERROR")
 
 
-_tables_ready: set[int] = set()
-
-
 def ensure_tables(spark) -> None:
-    """Create the job and pipeline history tables if no run has written them yet (so queries return empty).
-    Once per session: every query calls it, and each ``CREATE … IF NOT EXISTS`` asks the metastore."""
-    if id(spark) in _tables_ready:
-        return
+    """Create the job and pipeline history tables if no run has written them yet (so queries return empty)."""
     job_history.ensure_tables(spark)
-    for table, schema in ((PIPELINE_EVENTS, PIPELINE_EVENTS_SCHEMA), (PIPELINE_UPDATES, PIPELINE_UPDATES_SCHEMA)):
-        create_bookkeeping_table(spark, table, schema)
-    _tables_ready.add(id(spark))
+    ensure_bookkeeping_tables(spark, {PIPELINE_EVENTS: PIPELINE_EVENTS_SCHEMA,
+                                      PIPELINE_UPDATES: PIPELINE_UPDATES_SCHEMA})
 
 
 def job_metrics(spark, days: int = 7):

@@ -20,10 +20,9 @@ import datetime as dt
 import functools
 import json
 import re
-import threading
 import uuid
 
-from ..catalog import create_bookkeeping_table, missing_tables
+from ..catalog import ensure_bookkeeping_tables
 from ..frames import rows_frame
 from ..parallel import side_by_side
 
@@ -109,28 +108,10 @@ def append_rows(spark, table: str, rows: list[tuple], schema: str) -> None:
     rows_frame(spark, rows, schema).write.mode("append").saveAsTable(table)
 
 
-_CREATE_LOCK = threading.Lock()
-
-
 def ensure_tables(spark, catalog: str, schema: str, pipeline_name: str) -> None:
-    """Create the event log and the two system tables if missing (idempotent).
-
-    Serialised within the process: two pipeline tasks of one job start updates at the same moment, and two
-    concurrent Delta creates of one table leave a half-written location behind.
-    """
-    with _CREATE_LOCK:
-        _create_missing(spark, catalog, schema, pipeline_name)
-
-
-def _create_missing(spark, catalog: str, schema: str, pipeline_name: str) -> None:
-    tables = {event_log_table(pipeline_name, catalog, schema): EVENT_LOG_SCHEMA,
-              PIPELINE_EVENTS: PIPELINE_EVENTS_SCHEMA, PIPELINE_UPDATES: PIPELINE_UPDATES_SCHEMA}
-    for table in missing_tables(spark, list(tables)):
-        try:
-            create_bookkeeping_table(spark, table, tables[table])
-        except Exception:  # noqa: BLE001 - another process created it at the same moment
-            if not spark.catalog.tableExists(table):
-                raise
+    """Create the event log and the two system tables if missing (idempotent)."""
+    ensure_bookkeeping_tables(spark, {event_log_table(pipeline_name, catalog, schema): EVENT_LOG_SCHEMA,
+                                      PIPELINE_EVENTS: PIPELINE_EVENTS_SCHEMA, PIPELINE_UPDATES: PIPELINE_UPDATES_SCHEMA})
 
 
 def read_event_log(spark, pipeline_name: str, catalog: str, schema: str):
