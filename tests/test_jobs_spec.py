@@ -59,6 +59,8 @@ def test_seed_task_dependencies_become_a_job_of_course_tasks():
      "job 'j', task 'a', field notebook_task.params: unknown field"),
     ([_task("a", run_if="SOMETIMES")], "job 'j', task 'a', field run_if"),
     ([{"task_key": "a"}], "job 'j', task 'a', field notebook_task: a task needs exactly one of"),
+    ([{"task_key": "a", "for_each_task": {"inputs": "[1]", "task": {"task_key": "one"}}}],
+     "job 'j', task 'a', field for_each_task.task.notebook_task: a task needs exactly one of"),
 ])
 def test_bad_input_is_one_error_naming_job_task_and_field(tasks, message):
     with pytest.raises(JobSpecError) as err:

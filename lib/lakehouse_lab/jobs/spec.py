@@ -328,10 +328,9 @@ def _check_graph(job: JobSettings, prefix: str) -> None:
             raise JobSpecError(f"{prefix}, task {t.task_key!r}, field task_key: duplicate task_key")
         seen.add(t.task_key)
     for t in job.tasks:
-        kinds = [k for k in KINDS if getattr(t, k, None) is not None]
-        if len(kinds) != 1:
-            raise JobSpecError(f"{prefix}, task {t.task_key!r}, field {'/'.join(kinds) or 'notebook_task'}: "
-                               f"a task needs exactly one of {', '.join(KINDS)}")
+        _check_kind(t, prefix, t.task_key, "")
+        if t.for_each_task is not None:
+            _check_kind(t.for_each_task.task, prefix, t.task_key, "for_each_task.task.")
         for d in t.depends_on:
             if d.task_key not in seen:
                 raise JobSpecError(f"{prefix}, task {t.task_key!r}, field depends_on: no task {d.task_key!r} "
@@ -343,6 +342,13 @@ def _check_graph(job: JobSettings, prefix: str) -> None:
         cycle = exc.args[1]
         raise JobSpecError(f"{prefix}, task {cycle[0]!r}, field depends_on: cycle "
                            f"{' -> '.join(reversed(cycle))}") from None
+
+
+def _check_kind(task, prefix: str, key: str, field: str) -> None:
+    kinds = [k for k in KINDS if getattr(task, k, None) is not None]
+    if len(kinds) != 1:
+        raise JobSpecError(f"{prefix}, task {key!r}, field {field}{'/'.join(kinds) or 'notebook_task'}: "
+                           f"a task needs exactly one of {', '.join(KINDS)}")
 
 
 def _notice_cluster_fields(raw: dict, name: str) -> None:
