@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import datagen, paths
+from .catalog import quote
 
 PIPELINE_FOLDER = ("notebooks", "pipelines", "orders")
 PIPELINE_TABLES = ("bronze_orders", "silver_orders", "gold_customer_metrics")
@@ -106,7 +107,7 @@ def describe(spark, tables: list[str]) -> list[dict]:
     info = []
     for name in tables:
         if spark.catalog.tableExists(name):
-            location = spark.sql(f"DESCRIBE DETAIL {name}").select("location").first().location
+            location = spark.sql(f"DESCRIBE DETAIL {quote(name)}").select("location").first().location
             info.append({"table": name, "rows": spark.table(name).count(), "location": location})
     return info
 

@@ -2,10 +2,15 @@
 inferred from what each query reads, and validation before anything runs.
 
 >>> from lakehouse_lab.pipelines.graph import Pipeline
->>> p = Pipeline.from_sql("demo", "CREATE OR REFRESH LIVE TABLE a AS SELECT 1 AS x;"
-...                               "CREATE OR REFRESH LIVE TABLE b AS SELECT x FROM LIVE.a")
->>> p.order(validate=False)
+>>> p = Pipeline.from_sql("demo", "CREATE OR REFRESH LIVE TABLE b AS SELECT x FROM LIVE.a;"
+...                               "CREATE OR REFRESH LIVE TABLE a AS SELECT 1 AS x")
+>>> sorted(p.datasets), p.datasets["b"].flows[0].line
+(['a', 'b'], 1)
+>>> p.analyse(spark, "dev_catalog", "analytics"); p.order()   # doctest: +SKIP
 ['a', 'b']
+
+What each query reads is known once :meth:`Pipeline.analyse` has run Spark's parser over it; ``order`` and
+``edges`` before that see no dependencies.
 """
 from __future__ import annotations
 
