@@ -36,8 +36,9 @@ REF_INPUT = re.compile(r"\{\{\s*input\s*\}\}")
 POLL = 0.02
 
 
-class TaskTimeout(Exception):
-    """Raised inside a Python task's thread when its timeout passes."""
+class TaskTimeout(BaseException):
+    """Raised inside a Python task's thread when its timeout passes. Not an ``Exception``, like
+    ``KeyboardInterrupt``: a task's own ``except Exception`` does not swallow it and run on."""
 
 
 @dataclass
