@@ -247,7 +247,7 @@ class Repo:
         deploy_stage = f"deploy to {target}"
         try:
             d = deployer.deploy(self.path, target, run=True, full_refresh=full_refresh)
-        except BundleError as exc:  # refused or invalid: nothing was deployed
+        except (BundleError, config.ConfigError) as exc:  # refused or invalid: nothing was deployed
             report.stages.append(Stage(deploy_stage, "FAILED", str(exc)))
             return False
         report.deployments[target] = d
