@@ -137,7 +137,7 @@ def test_a_parent_timeout_stops_the_child_job_it_runs(spark):
     assert time.monotonic() - started < 15 and run.result_state == "TIMEDOUT"
     child = jobs.get_run(int(run.tasks["child"].output))
     assert child.result_state == "TIMEDOUT" and child.tasks["long"].state == "TIMEDOUT"
-    assert child.error_message == f"the parent run {run.run_id} timed out"
+    assert child.error_message == f"stopped at the deadline of its parent run {run.run_id}"
 
 
 def test_max_concurrent_runs_ten_triggers_one_runs_nine_skipped(spark):

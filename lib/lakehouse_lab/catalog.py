@@ -209,7 +209,6 @@ def ensure_bookkeeping_tables(spark, tables: dict[str, str]) -> None:
                     raise
 
 
-
 def missing_tables(spark, full_names: list[str]) -> list[str]:
     """The names among ``full_names`` (``catalog.schema.table``) that do not exist yet.
 

@@ -250,7 +250,7 @@ def _execute(run: JobRun, spark, rec: _Recorder, slot, rerun: set[str] | None, p
         run.result_state = "TIMEDOUT" if timed_out else result_from_leaves(job, run)
         if timed_out:
             run.error_message = (f"job timed out after {job.timeout_seconds} s" if deadline != outer_deadline
-                                 else f"the parent run {run.parent_run_id} timed out")
+                                 else f"stopped at the deadline of its parent run {run.parent_run_id}")
     except Exception as exc:  # noqa: BLE001 - recorded as the run's own failure
         run.result_state, run.error_message = "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"
     finally:
