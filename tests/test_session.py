@@ -41,6 +41,22 @@ def test_reset_refuses_a_root_outside_the_project(monkeypatch, tmp_path):
     assert tmp_path.exists()
 
 
+def test_reset_deletes_only_a_folder_the_lab_made(monkeypatch, tmp_path):
+    monkeypatch.setattr(session, "stop", lambda: None)  # the test session stays up: only folders are at stake
+    monkeypatch.setattr(session.cluster, "stop", lambda: None)
+    shared = tmp_path / "shared"
+    (shared / "keep").mkdir(parents=True)
+    monkeypatch.setenv("LAKEHOUSE_LAB_HOME", str(shared))
+    with pytest.raises(session.LabError, match="holds files the lab did not make"):
+        lab.reset()
+    assert (shared / "keep").is_dir()
+
+    monkeypatch.setenv("LAKEHOUSE_LAB_HOME", str(tmp_path / "lab"))
+    paths.under(paths.lab_root(), "warehouse")
+    assert (tmp_path / "lab" / paths.LAB_MARKER).is_file()
+    assert lab.reset() == (tmp_path / "lab").resolve() and not (tmp_path / "lab").exists()
+
+
 def test_lab_home_is_overridable(monkeypatch, tmp_path):
     monkeypatch.setenv("LAKEHOUSE_LAB_HOME", str(tmp_path / "home"))
     assert paths.lab_root() == (tmp_path / "home").resolve()

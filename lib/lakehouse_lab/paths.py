@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 PROJECT_MARKERS = ("pyproject.toml", "config")
+LAB_MARKER = ".lakehouse-lab"  # in every lab root the lab created: reset deletes only such folders
 
 
 def project_root() -> Path:
@@ -47,7 +48,21 @@ def config_dir() -> Path:
 
 
 def under(root: Path, *parts: str) -> Path:
-    """``root/parts…``, created if missing."""
+    """``root/parts…``, created if missing. A lab root created here gets its :data:`LAB_MARKER`."""
+    if not root.exists() and root == lab_root():
+        root.mkdir(parents=True)
+        (root / LAB_MARKER).write_text("Lakehouse Lab state: `lakehouse-lab reset --yes` deletes this folder.\n")
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def is_lab_root(folder: Path) -> bool:
+    """Whether ``folder`` holds lab state and nothing else: created by the lab (its marker file), or left by a
+    version without the marker (a warehouse and the Spark log settings).
+
+    >>> is_lab_root(Path("/tmp"))
+    False
+    """
+    return (folder / LAB_MARKER).is_file() or (
+        (folder / "warehouse").is_dir() and (folder / "conf" / "log4j2.properties").is_file())

@@ -166,6 +166,9 @@ def reset(confirm: bool = True) -> Path:
         allowed.add(Path(os.environ["LAKEHOUSE_LAB_HOME"]).expanduser().resolve())
     if root.resolve() not in allowed or root.resolve() in {Path("/"), Path.home().resolve()}:
         raise LabError(f"Refusing to reset {root}: the lab root must be {' or '.join(map(str, allowed))}.")
+    if root.is_dir() and any(root.iterdir()) and not paths.is_lab_root(root):
+        raise LabError(f"Refusing to reset {root}: it holds files the lab did not make (no {paths.LAB_MARKER} "
+                       "file). Point LAKEHOUSE_LAB_HOME at a folder of its own, or delete this one yourself.")
     stop()
     cluster.stop()  # its driver holds the tables about to be deleted
     if root.exists():
