@@ -176,6 +176,18 @@ def test_a_failed_dataset_skips_only_what_reads_it(spark, scratch_schema):
     assert not spark.catalog.tableExists(f"{scratch_schema}.small_doubled")
 
 
+def test_a_missing_source_says_what_the_schema_holds(spark, scratch_schema):
+    schema = scratch_schema.split(".")[1]
+    spark.range(3).write.saveAsTable(f"{scratch_schema}.numbers")
+    update = run_pipeline(Pipeline.from_sql("missing", "CREATE MATERIALIZED VIEW m AS SELECT * FROM numberz"),
+                          schema=schema)
+    assert update.state == "FAILED" and update.summary()[0]["error"] == update.error
+    first_line = update.error.splitlines()[0]
+    assert "TABLE_OR_VIEW_NOT_FOUND" in first_line
+    assert f"Table {scratch_schema}.numberz does not exist" in first_line
+    assert f"Did you mean {scratch_schema}.numbers?" in first_line
+
+
 def test_cli_runs_the_seed_pipeline_and_draws_its_graph(spark, seed_source, tmp_path, capsys):
     from lakehouse_lab import cli
 

@@ -47,6 +47,8 @@ def _deploy(args) -> int:
           f"commit {(d.commit or '-')[:8]}): {d.result}")
     for key, state in d.runs.items():
         print(f"  ran {key}: {state}")
+    if d.result != "SUCCEEDED" and d.message:
+        print(f"  {d.message}")
     for table, v in d.table_versions.items():
         print(f"  {table}: version {v['before']} -> {v['after']}")
     return 0 if d.result == "SUCCEEDED" else 1

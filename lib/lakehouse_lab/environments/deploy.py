@@ -245,12 +245,19 @@ def deploy(root: Path | str | None = None, target: str | None = None, variables:
             run_all(d, registered, spark, full_refresh)
         d.result = "SUCCEEDED" if all(s in ("COMPLETED", "SUCCESS") for s in d.runs.values()) else "FAILED"
         if d.result == "FAILED":
-            d.message = "; ".join(f"{k}: {s}" for k, s in d.runs.items() if s not in ("COMPLETED", "SUCCESS"))
+            d.message = "; ".join(f"{k}: {s}{_first_error(d.details.get(k))}" for k, s in d.runs.items()
+                                  if s not in ("COMPLETED", "SUCCESS"))
     except Exception as exc:  # noqa: BLE001 - a run that broke is a FAILED deployment (its versions are kept)
         d.result, d.message = "FAILED", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     d.finished_at = _now()
     record(spark, d)
     return d
+
+
+def _first_error(rows: list | None) -> str:
+    """`` (first line of the first error)`` among a run's summary rows, or nothing."""
+    error = next((r["error"] for r in rows or [] if r.get("error")), None)
+    return f" ({error.splitlines()[0]})" if error else ""
 
 
 def run_all(d: Deployment, registered: dict, spark, full_refresh: bool = False) -> None:

@@ -263,8 +263,9 @@ def run_pipeline_task(task, ctx, spark, env_name, deadline, cancel) -> Outcome:
     outcome = run_in_thread(body, ctx, spark, deadline, cancel)
     update = holder.get("update")
     if outcome.state == "SUCCESS" and getattr(update, "state", None) != "COMPLETED":
+        error = getattr(update, "error", None)
         return Outcome("FAILED", f"pipeline {spec.pipeline_id!r} update {getattr(update, 'update_id', '?')} "
-                                 f"ended {getattr(update, 'state', None)}")
+                                 f"ended {getattr(update, 'state', None)}" + (f": {error}" if error else ""))
     return outcome
 
 

@@ -50,11 +50,11 @@ class PipelineUpdate:
         return (self.end_time - self.start_time).total_seconds()
 
     def summary(self) -> list[dict]:
-        """One row per dataset: name, kind, status, rows written, dropped, failed expectations."""
+        """One row per dataset: name, kind, status, rows written, dropped, failed expectations, error."""
         return [{"dataset": r.name, "kind": r.kind, "status": r.status, "rows_written": r.rows_written,
                  "rows_dropped": r.rows_dropped, "refresh": r.technique,
                  "failed_expectations": {e["name"]: e["failed_records"] for e in r.expectations if e["failed_records"]},
-                 "seconds": round(r.duration_s, 2)} for r in self.datasets.values()]
+                 "seconds": round(r.duration_s, 2), "error": r.error} for r in self.datasets.values()]
 
     def to_dict(self) -> dict:
         return {"pipeline_id": self.pipeline_id, "pipeline_name": self.pipeline_name, "update_id": self.update_id,
@@ -196,8 +196,9 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
     except PipelineDefinitionError as exc:
         return _failed(events, ds, str(exc), None)
     except Exception as exc:  # noqa: BLE001 - any Spark error fails this flow and the update
-        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return _failed(events, ds, f"dataset {ds.name!r} ({ds.where}) failed: {text[:4000]}", None)
+        first, _, rest = "".join(traceback.format_exception_only(type(exc), exc)).strip().partition("\n")
+        text = f"dataset {ds.name!r} ({ds.where}) failed: {first}{_missing_source_hint(ctx, exc)}\n{rest}"
+        return _failed(events, ds, text.strip()[:4000], None)
     if result.technique:
         plan = Plan(result.technique, result.technique_reason)
         events.add("planning_information", f"Flow '{ds.name}' has been planned to be executed as "
@@ -209,6 +210,18 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
     events.add("flow_progress", f"Flow '{ds.name}' has COMPLETED.", details, flow=ds.name,
                level="METRICS" if ds.expectations else "INFO")
     return result, None
+
+
+def _missing_source_hint(ctx: UpdateContext, exc: Exception) -> str:
+    """For a table that is not there: what the catalog does hold, and that sources come before the pipeline."""
+    if getattr(exc, "getCondition", lambda: None)() != "TABLE_OR_VIEW_NOT_FOUND":
+        return ""
+    from ..catalog import explain_missing
+
+    parts = (exc.getMessageParameters() or {}).get("relationName", "").replace("`", "").split(".")
+    full_name = ".".join([ctx.catalog, ctx.schema][: max(3 - len(parts), 0)] + parts)
+    return (f" {explain_missing(ctx.spark, full_name)} Tables a pipeline reads from outside it must exist before "
+            "it runs.")
 
 
 def _failed(events: EventBuffer, ds, message: str, expectation: str | None):
