@@ -50,3 +50,15 @@ def test_invalid_spec_exits_2_before_running(tmp_path, capsys):
                                                           "python_task": {"function": "builtins:print"}}]}))
     assert cli.main(["job", "run", str(spec)]) == 2
     assert "job 'bad'" in capsys.readouterr().err
+
+
+def test_a_mistyped_query_or_run_id_is_one_line_with_what_exists(spark, scratch_schema, capsys):
+    spark.range(2).write.saveAsTable(f"{scratch_schema}.orders")
+    assert cli.main(["sql", f"SELECT * FROM {scratch_schema}.order"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: [TABLE_OR_VIEW_NOT_FOUND]")
+    assert f"Did you mean {scratch_schema}.orders?" in err
+    assert cli.main(["sql", "SELEC 1"]) == 2
+    assert capsys.readouterr().err.startswith("error: [PARSE_SYNTAX_ERROR]")
+    assert cli.main(["job", "repair", "987654321"]) == 2
+    assert "no finished job run 987654321" in capsys.readouterr().err

@@ -241,3 +241,12 @@ def explain_missing(spark, full_name: str) -> str:
     near = difflib.get_close_matches(name, tables, n=3)
     hint = f" Did you mean {', '.join(f'{cat}.{schema}.{n}' for n in near)}?" if near else ""
     return (f"Table {full_name} does not exist. Tables in {cat}.{schema}: {', '.join(tables) or 'none'}.{hint}")
+
+
+def explain_not_found(spark, exc: Exception, catalog_name: str, schema: str) -> str:
+    """For Spark's ``TABLE_OR_VIEW_NOT_FOUND``: :func:`explain_missing` of the name it reports (read in
+    ``catalog_name.schema`` when not fully qualified); ``""`` for any other error."""
+    if getattr(exc, "getCondition", lambda: None)() != "TABLE_OR_VIEW_NOT_FOUND":
+        return ""
+    parts = (exc.getMessageParameters() or {}).get("relationName", "").replace("`", "").split(".")
+    return explain_missing(spark, ".".join([catalog_name, schema][: max(3 - len(parts), 0)] + parts))

@@ -155,13 +155,39 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    from .config import ConfigError
-
     try:
         return args.func(args) or 0
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except _user_errors() as exc:
+        print(f"error: {_short(exc)}", file=sys.stderr)
         return 2
+
+
+def _user_errors() -> tuple:
+    """What a command's input can cause (a bad name, file, query or run id): one line, no traceback.
+    ``ValueError`` covers the lab's definition errors (config, bundle, job, pipeline)."""
+    from .cluster import ClusterError
+    from .session import LabError
+
+    errors = [ValueError, LookupError, LabError, ClusterError]
+    try:
+        from pyspark.errors import AnalysisException
+
+        errors.append(AnalysisException)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _short(exc: Exception) -> str:
+    """The error's first line; for a table that is not there, what the catalog holds instead."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if getattr(exc, "getCondition", lambda: None)() == "TABLE_OR_VIEW_NOT_FOUND":
+        import lakehouse_lab as lab
+        from .catalog import explain_not_found
+
+        spark = lab.start()
+        first += " " + explain_not_found(spark, exc, spark.catalog.currentCatalog(), spark.catalog.currentDatabase())
+    return first
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ def _load_run(run_id: int, env: str | None = None) -> JobRun:
 
     spark = lab.start(env)
     history.flush()
+    history.ensure_tables(spark)  # a lab that never ran a job: "no finished job run", not a missing table
     from pyspark.sql import functions as F
 
     row = spark.table(history.TABLES["job_runs"]).where(F.col("run_id") == F.lit(run_id)).first()

@@ -214,14 +214,10 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
 
 def _missing_source_hint(ctx: UpdateContext, exc: Exception) -> str:
     """For a table that is not there: what the catalog does hold, and that sources come before the pipeline."""
-    if getattr(exc, "getCondition", lambda: None)() != "TABLE_OR_VIEW_NOT_FOUND":
-        return ""
-    from ..catalog import explain_missing
+    from ..catalog import explain_not_found
 
-    parts = (exc.getMessageParameters() or {}).get("relationName", "").replace("`", "").split(".")
-    full_name = ".".join([ctx.catalog, ctx.schema][: max(3 - len(parts), 0)] + parts)
-    return (f" {explain_missing(ctx.spark, full_name)} Tables a pipeline reads from outside it must exist before "
-            "it runs.")
+    found = explain_not_found(ctx.spark, exc, ctx.catalog, ctx.schema)
+    return f" {found} Tables a pipeline reads from outside it must exist before it runs." if found else ""
 
 
 def _failed(events: EventBuffer, ds, message: str, expectation: str | None):
