@@ -68,8 +68,8 @@ def run(args) -> int:
             graph = _graph(args, spark)
             text = graph.source if args.format == "dot" else graph.pipe(format="svg").decode()
     unknown = [w for w in caught if issubclass(w.category, queries.UnknownTableWarning)]
-    for w in unknown:
-        print(f"lineage: {w.message}", file=sys.stderr)
+    for message in dict.fromkeys(str(w.message) for w in unknown):  # upstream and downstream both warn
+        print(f"lineage: {message}", file=sys.stderr)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(text)
