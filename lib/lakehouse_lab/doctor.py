@@ -83,7 +83,7 @@ def _class_archive() -> Check:
     if archive.exists():
         return Check("JVM class archive (faster starts)", True, f"{archive.name}, {archive.stat().st_size // 2**20} MiB")
     return Check("JVM class archive (faster starts)", True, "not recorded: sessions start without it",
-                 "python -m lakehouse_lab.class_archive   (make setup does it)")
+                 "make setup   (or: python -c 'from lakehouse_lab import class_archive; class_archive.record()')")
 
 
 def checks() -> list[Check]:
