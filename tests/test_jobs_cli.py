@@ -62,3 +62,19 @@ def test_a_mistyped_query_or_run_id_is_one_line_with_what_exists(spark, scratch_
     assert capsys.readouterr().err.startswith("error: [PARSE_SYNTAX_ERROR]")
     assert cli.main(["job", "repair", "987654321"]) == 2
     assert "no finished job run 987654321" in capsys.readouterr().err
+
+
+def test_job_run_prints_whole_errors_and_one_note_for_compute_settings(spark, tmp_path, capsys):
+    import warnings
+
+    missing = tmp_path / "a" / "rather" / "long" / "folder" / "name" / "that" / "goes" / "on" / "and_on_until_here"
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps({"name": "test_cli_notes", "tasks": [{
+        "task_key": "nb", "new_cluster": {"spark_version": "15.4.x-scala2.12"},
+        "notebook_task": {"notebook_path": str(missing)}}]}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli.main(["job", "run", str(spec)]) == 1
+    assert not [w for w in caught if "compute settings" in str(w.message)]
+    out = capsys.readouterr().out
+    assert str(missing) in out and out.count("compute settings") == 1

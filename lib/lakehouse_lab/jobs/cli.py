@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 EXIT = {"SUCCESS": 0}
 
@@ -54,8 +55,9 @@ def _print(run, as_json: bool) -> int:
     else:
         print(f"{run.job.name} run {run.run_id}: {run.result_state} in {run.duration_seconds:.1f} s")
         for key, task in run.tasks.items():
-            error = f"  {task.error.splitlines()[0][:120]}" if task.error else ""
-            print(f"  {key:<32} {task.state:<16} attempts={task.attempt_count}{error}")
+            print(f"  {key:<32} {task.state:<16} attempts={task.attempt_count}")
+            if task.error:
+                print(f"      {task.error.strip().splitlines()[0]}")  # whole: a path or a name may end it
         for notice in run.notices:
             print(f"  note: {notice}")
     return EXIT.get(run.result_state, 1)
@@ -76,7 +78,9 @@ def _run(args) -> int:
     from . import JobSpecError, run_job
 
     try:
-        run = run_job(args.spec, env=args.env, parameters=_params(args.param), progress=False)
+        with warnings.catch_warnings():  # ignored compute settings: the run's own note says so below
+            warnings.filterwarnings("ignore", message=".*compute settings", category=UserWarning)
+            run = run_job(args.spec, env=args.env, parameters=_params(args.param), progress=False)
     except JobSpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
