@@ -151,7 +151,7 @@ def test_a_channel_that_breaks_mid_evaluation_makes_no_other_send_twice(spark):
         manager.channels["z_broken"] = alerts.Slack(hooks.url("/fixed"))
         report = manager.evaluate()
         assert [c for _, c in report.sent] == ["z_broken"] and [c for _, c in report.suppressed] == ["a_chat"]
-        assert [c for _, c in report.pending] == ["m_typo"]
+        assert [c for _, c in report.pending] == ["m_typo"] and "unknown url type" in report.errors["m_typo"]
         assert [d.path for d in hooks.wait_for(2)] == ["/chat", "/fixed"]
         typo = manager.pending().where("channel = 'm_typo'").first()
         assert typo.attempts == 2 and "unknown url type" in typo.last_error

@@ -201,13 +201,15 @@ class Report:
     sent: list = field(default_factory=list)
     pending: list = field(default_factory=list)
     suppressed: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)  # channel -> why its receiver did not take the last alert
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td>{status}</td><td>{escape(channel)}</td><td>{escape(alert.summary)}</td></tr>"
                        for status, items in (("sent", self.sent), ("pending", self.pending))
                        for alert, channel in items)
+        why = "".join(f"<br>{escape(channel)}: {escape(error)}" for channel, error in self.errors.items())
         return (f"<b>Alerts</b>: {len(self.sent)} sent, {len(self.pending)} pending, "
-                f"{len(self.suppressed)} already sent<table>{rows}</table>")
+                f"{len(self.suppressed)} already sent{why}<table>{rows}</table>")
 
 
 class AlertManager:
@@ -251,7 +253,7 @@ class AlertManager:
         try:
             self.channels[channel].send(alert)
         except DELIVERY_ERRORS as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = report.errors[channel] = f"{type(exc).__name__}: {exc}"
         (report.pending if error else report.sent).append((alert, channel))
         attempts = (previous.attempts if previous else 0) + 1
         return (alert.key, alert.rule, channel, alert.severity, alert.summary, json.dumps(alert.details, default=str),

@@ -74,4 +74,6 @@ def _alerts(args) -> int:
     for alert, channel in report.sent + report.pending:
         print(f"{'sent   ' if (alert, channel) in report.sent else 'PENDING'} {channel:7} {alert.summary}")
     print(f"{len(report.sent)} sent, {len(report.pending)} pending, {len(report.suppressed)} already sent")
+    for channel, error in report.errors.items():
+        print(f"{channel} not delivered: {error}")
     return 1 if report.pending else 0
