@@ -147,6 +147,8 @@ def test_python_pipeline_with_dlt_names_views_and_quarantine(spark, scratch_sche
 
 @pytest.mark.parametrize("text, message", [
     ("CREATE OR REFRESH LIVE TABLE a AS SELECT * FROM LIVE.nope", r"<sql>:1: dataset 'a' reads LIVE.nope"),
+    ("CREATE OR REFRESH LIVE TABLE ok AS SELECT 1 AS x;\nCREATE OR REFRESH LIVE TABLE a AS\nSELECT x\nFROM LIVE.okk",
+     r"<sql>:4: dataset 'a' reads LIVE.okk, which this pipeline does not define \(datasets: a, ok\)"),
     ("CREATE OR REFRESH LIVE TABLE a AS SELECT * FROM LIVE.b;\nCREATE OR REFRESH LIVE TABLE b AS SELECT * FROM LIVE.a",
      r"has a cycle: (a -> b -> a|b -> a -> b)"),
     ("CREATE OR REFRESH LIVE TABLE ok AS SELECT 1 AS x;\nCREATE OR REFRESH LIVE TABLE a AS\nSELECT x FROM LIVE.ok\nWHERE x >",

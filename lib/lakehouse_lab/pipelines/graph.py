@@ -138,9 +138,9 @@ class Pipeline:
                     ref = self.resolve_reference(parts, catalog, schema)
                     if ref == "":
                         known = ", ".join(sorted(self.datasets)) or "none"
-                        raise PipelineDefinitionError(f"{flow.file}:{flow.line}: dataset {ds.name!r} reads "
-                                                      f"{written}, which this pipeline does not define "
-                                                      f"(datasets: {known})")
+                        where = f"{flow.file}:{_line_of(flow, parts[-1])}"
+                        raise PipelineDefinitionError(f"{where}: dataset {ds.name!r} reads {written}, which this "
+                                                      f"pipeline does not define (datasets: {known})")
                     found.append((ref or written, ds.name, streaming))
         return found
 
@@ -217,3 +217,9 @@ def _default_name(source) -> str:
     first = Path(source[0] if isinstance(source, (list, tuple)) else source)
     stem = first.name if first.is_dir() else first.stem
     return re.sub(r"\W+", "_", stem).strip("_").lower() + "_pipeline"
+
+
+def _line_of(flow, name: str) -> int:
+    """The line of the flow's file where its SQL first names ``name`` (else the line its query starts on)."""
+    found = re.search(rf"(?<![\w`]){re.escape(name.strip('`'))}(?![\w`])", flow.sql or "", re.IGNORECASE)
+    return flow.line + (flow.sql[:found.start()].count("\n") if found else 0)
