@@ -71,7 +71,8 @@ def test_bad_input_is_one_error_naming_job_task_and_field(tasks, message):
 def test_unknown_job_field_names_the_file(tmp_path):
     path = tmp_path / "job.json"
     path.write_text(json.dumps({"name": "j", "max_concurent_runs": 2, "tasks": [_task("a")]}))
-    with pytest.raises(JobSpecError, match=r"job 'j' \(.*job.json\), field max_concurent_runs: unknown field"):
+    with pytest.raises(JobSpecError, match=r"job 'j' \(.*job.json\), field max_concurent_runs: unknown field "
+                                           r"\(did you mean max_concurrent_runs\?\)"):
         load_job(path)
 
 

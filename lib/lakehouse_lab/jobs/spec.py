@@ -12,6 +12,7 @@ fields, so a typo is one error that names the job, the task and the field.
 """
 from __future__ import annotations
 
+import difflib
 import graphlib
 import hashlib
 import json
@@ -313,9 +314,16 @@ def _describe(exc: ValidationError, raw: dict, prefix: str) -> str:
         key = entry.get("task_key", f"#{loc[1]}") if isinstance(entry, dict) else f"#{loc[1]}"
         task, loc = f", task {key!r}", loc[2:]
     field = ".".join(str(p) for p in loc) or "(top level)"
-    message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+    message = _unknown_field(str(loc[-1])) if err["type"] == "extra_forbidden" and loc else err["msg"]
     more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
     return f"{prefix}{task}, field {field}: {message}{more}"
+
+
+def _unknown_field(name: str) -> str:
+    """``unknown field`` with the nearest field names of any job model, e.g. for ``notebok_task``."""
+    known = {f for model in _Model.__subclasses__() + _TaskBody.__subclasses__() for f in model.model_fields}
+    near = difflib.get_close_matches(name, sorted(known), n=1)
+    return "unknown field" + (f" (did you mean {near[0]}?)" if near else "")
 
 
 def _check_graph(job: JobSettings, prefix: str) -> None:
