@@ -92,6 +92,8 @@ def test_a_pull_request_with_failing_unit_tests_cannot_be_merged(repo):
     with pytest.raises(promotion.PromotionError, match="cannot be merged: unit tests of the pipeline definitions"):
         repo.merge(pr)
     assert repo.current_branch == "main"
+    with pytest.raises(promotion.PromotionError, match=r"no branch 'feature/drop-amount-rul' .*feature/drop-amount-rule"):
+        repo.open_pull_request("feature/drop-amount-rul")
 
 
 def test_prod_refuses_a_dirty_tree_and_deploys_nothing(repo, spark):

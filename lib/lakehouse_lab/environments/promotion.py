@@ -160,6 +160,11 @@ class Repo:
     def open_pull_request(self, branch: str, base: str = "main", dry_run: bool = True) -> PullRequest:
         """The diff of ``branch`` against ``base`` and its checks: the unit tests of the pipeline
         definitions, then (``dry_run``) a data-quality dry run of the branch's pipeline on dev."""
+        branches = self.git("branch", "--format=%(refname:short)").splitlines()
+        for name in (branch, base):
+            if name not in branches:
+                raise PromotionError(f"no branch {name!r} in {self.path} (branches: {', '.join(branches)}); "
+                                     "create one with repo.branch(NAME) or `git -C REPO checkout -b NAME`.")
         commits = self.git("log", "--format=%h %s", f"{base}..{branch}").splitlines()
         if not commits:
             raise PromotionError(f"{branch!r} has no commits that {base!r} lacks: nothing to review.")
