@@ -14,13 +14,14 @@ def _source(paths: list[str]):
 
 
 def _run(args) -> int:
-    from . import PipelineDefinitionError, run_pipeline
+    from . import Pipeline, PipelineDefinitionError, run_pipeline
 
     refresh = args.full_refresh
     if refresh is not None:
         refresh = True if refresh == "*" else [t.strip() for t in refresh.split(",") if t.strip()]
     try:
-        update = run_pipeline(_source(args.path), env=args.env, full_refresh=refresh or False, name=args.name)
+        pipeline = Pipeline.load(_source(args.path))  # a wrong path or a syntax error: before Spark starts
+        update = run_pipeline(pipeline, env=args.env, full_refresh=refresh or False, name=args.name)
     except PipelineDefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
