@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cluster)
 
     p = sub.add_parser("run", help="the main job: ingest orders, run the course pipeline, validate, notify")
-    p.add_argument("--env", default="dev")
+    p.add_argument("--env", default="dev", help="environment whose catalog it fills (dev, staging, prod); default dev")
     p.add_argument("--orders", type=int, default=20_000, help="orders to generate (default 20000)")
     p.add_argument("--batches", type=int, default=2, help="files landed, one batch each (default 2)")
     p.set_defaults(func=_run)
