@@ -320,7 +320,7 @@ def _describe(exc: ValidationError, raw: dict, prefix: str) -> str:
 
 
 def _unknown_field(name: str) -> str:
-    """``unknown field`` with the nearest field names of any job model, e.g. for ``notebok_task``."""
+    """``unknown field``, with the nearest field name of any job model (``notebok_task``: notebook_task)."""
     known = {f for model in _Model.__subclasses__() + _TaskBody.__subclasses__() for f in model.model_fields}
     near = difflib.get_close_matches(name, sorted(known), n=1)
     return "unknown field" + (f" (did you mean {near[0]}?)" if near else "")
