@@ -1,9 +1,12 @@
 """Deployment records and the data half of a rollback: table versions recorded, then Delta RESTORE."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lakehouse_lab.environments import versions
+from lakehouse_lab.session import LabError
 
 pytestmark = pytest.mark.spark
 
@@ -37,3 +40,16 @@ def test_table_version_reads_the_delta_log_like_describe_history(spark, scratch_
     spark.sql(f"INSERT INTO {t} VALUES (2)")
     assert versions.table_version(spark, t) == spark.sql(f"DESCRIBE HISTORY {t} LIMIT 1").first().version == 1
     assert versions.table_version(spark, f"{scratch_schema}.missing") is None
+
+
+def test_a_table_whose_log_cannot_be_read_is_not_taken_for_missing(spark, scratch_schema):
+    """Taken for missing, a rollback would drop it: the snapshot refuses instead, naming the table."""
+    t = f"{scratch_schema}.damaged"
+    spark.sql(f"CREATE TABLE {t} AS SELECT 1 AS a")
+    spark.sql(f"INSERT INTO {t} VALUES (2)")
+    log = Path(spark.sql(f"DESCRIBE DETAIL {t}").first().location.removeprefix("file:")) / "_delta_log"
+    for first_commit in log.glob("*00000000000000000000.*"):  # its first commit and checksum go missing
+        first_commit.unlink()
+    cat, schema = scratch_schema.split(".")
+    with pytest.raises(LabError, match=f"cannot read the Delta log of {t}"):
+        versions.snapshot(spark, [(cat, schema)])

@@ -9,22 +9,34 @@ from __future__ import annotations
 import re
 
 from ..catalog import quote
+from ..session import LabError
 
 # Tables the lab writes for bookkeeping next to a pipeline's datasets; a rollback leaves them alone.
 BOOKKEEPING = re.compile(r"^event_log_")
+# What Spark and Delta raise for a name that is no table (or no Delta table): it has no version.
+_MISSING = {"TABLE_OR_VIEW_NOT_FOUND", "DELTA_TABLE_NOT_FOUND", "DELTA_MISSING_DELTA_TABLE", "DELTA_NOT_A_DELTA_TABLE"}
 
 
 def table_version(spark, name: str) -> int | None:
-    """The current Delta version of ``name`` (``None`` if it is missing or not a Delta table).
+    """The current Delta version of ``name``, ``None`` if there is no such table.
 
     Read from the Delta log on the driver (about 20 ms), not with ``DESCRIBE HISTORY`` (a Spark job, about 0.5 s
-    per table), since a deployment reads every table's version before and after."""
+    per table), since a deployment reads every table's version before and after. A table whose log cannot be
+    read raises :class:`LabError`: taken for missing, a rollback would drop it."""
+    from pyspark.errors import AnalysisException
+
     from ..pipelines.delta_log import TableLog
 
     try:
         return TableLog.of(spark, name).snapshot().version
-    except Exception:  # noqa: BLE001 - missing tables and views have no version
-        return None
+    except AnalysisException as exc:
+        if (exc.getCondition() or "") in _MISSING:
+            return None
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a Py4J error: the JVM's own message says what is wrong
+        java = getattr(exc, "java_exception", None)
+        reason = java.toString() if java is not None else str(exc)
+    raise LabError(f"cannot read the Delta log of {name}, so its version is unknown: {reason.splitlines()[0]}")
 
 
 def snapshot(spark, schemas: list[tuple[str, str]]) -> dict[str, int]:
