@@ -1,13 +1,16 @@
 """History survives a killed runner; the seed's monitoring queries (§5/§6) run as written."""
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from pyspark.sql import functions as F
 
 from lakehouse_lab import jobs, paths
@@ -101,3 +104,37 @@ def test_seed_monitoring_queries_run_as_written(spark):
         ORDER BY start_time DESC
     """)
     assert run.run_id not in [r.run_id for r in failure_analysis.collect()]
+
+
+def test_a_replay_that_stops_half_way_writes_nothing_twice(spark):
+    """The timelines commit, the run summary fails (a bad value): the next replay writes only the summary."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    run_id = 9_000_000_000 + int(time.time() * 1000) % 1_000_000_000
+    start, end = "2026-01-01T10:00:00", "2026-01-01T10:05:00"
+    rows = [("job_run_timeline", {"job_id": 1, "run_id": run_id, "period_start_time": start}),
+            ("job_task_run_timeline", {"job_id": 1, "run_id": run_id + 1, "job_run_id": run_id, "task_key": "t",
+                                       "period_start_time": start, "period_end_time": end, "attempt_number": 0,
+                                       "result_state": "SUCCEEDED", "termination_code": "SUCCESS"}),
+            ("job_run_timeline", {"job_id": 1, "run_id": run_id, "period_start_time": start, "period_end_time": end,
+                                  "result_state": "SUCCEEDED", "termination_code": "SUCCESS"}),
+            ("job_runs", {"job_id": 1, "job_name": "test_half_replay", "run_id": run_id, "start_time": start,
+                          "end_time": end, "result_state": "SUCCESS", "task_count": "one"})]
+    journal = history.journal_dir() / f"{run_id}.jsonl"
+    journal.write_text("\n".join(json.dumps(line) for line in [{"header": True, "pid": dead.pid, "host": socket.gethostname()}]
+                                 + [{"seq": i, "kind": "append", "table": t, "row": r} for i, (t, r) in enumerate(rows, 1)]) + "\n")
+
+    def counts():
+        return [spark.table(f"system.lakeflow.{t}").where(F.col(c) == run_id).count()
+                for t, c in (("job_run_timeline", "run_id"), ("job_task_run_timeline", "job_run_id"), ("job_runs", "run_id"))]
+
+    try:
+        with pytest.raises(Exception, match="(?i)malformed|one"):
+            history.recover(spark)
+        assert counts() == [2, 1, 0] and journal.exists()
+        journal.write_text(journal.read_text().replace('"task_count": "one"', '"task_count": 1'))
+        assert run_id in history.recover(spark)
+        assert counts() == [2, 1, 1], "the timelines were committed once"
+        assert not journal.exists()
+    finally:
+        journal.unlink(missing_ok=True)

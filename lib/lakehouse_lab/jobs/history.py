@@ -13,6 +13,8 @@ Tables (Databricks column names first; lab columns after them):
 Writes go through one background writer per process so the runner never waits on Delta commits; every event
 is first appended to a journal file (``<lab root>/jobs/journal/<run_id>.jsonl``). When a runner is killed,
 the next process that writes history replays what the journal holds and closes the run as ``INTERNAL_ERROR``.
+Each commit is noted in the journal as it lands, so a batch that failed half-way is replayed without the part
+already written.
 
 >>> from lakehouse_lab.jobs import history
 >>> history.TABLES["job_runs"]
@@ -151,18 +153,26 @@ class _Writer(threading.Thread):
             self.ready = True
         ensure_tables(self.spark)
         events = [(r, e) for r, e in batch if e["kind"] not in _COMMIT_NOW]
-        write_events(self.spark, [e for _, e in events])
-        committed: dict[int, list[int]] = {}
-        for run_id, event in events:
-            committed.setdefault(run_id, []).append(event["seq"])
-        for run_id, seqs in committed.items():
-            path = journal_dir() / f"{run_id}.jsonl"
-            if path.exists():
-                with open(path, "a") as out:
-                    out.write(json.dumps({"committed": seqs}) + "\n")
+        owner = {id(e): r for r, e in events}
+
+        def committed(done: list[dict]) -> None:
+            by_run: dict[int, list[dict]] = {}
+            for event in done:
+                by_run.setdefault(owner[id(event)], []).append(event)
+            for run_id, run_events in by_run.items():
+                mark_committed(journal_dir() / f"{run_id}.jsonl", run_events)
+
+        write_events(self.spark, [e for _, e in events], committed)
         for run_id, event in batch:
             if event["kind"] == "done" and run_id not in self.unwritten:
                 (journal_dir() / f"{run_id}.jsonl").unlink(missing_ok=True)
+
+
+def mark_committed(journal: Path, events: list[dict]) -> None:
+    """Note in the run's journal that ``events`` are in Delta: a replay leaves them out."""
+    if events and journal.exists():
+        with open(journal, "a") as out:
+            out.write(json.dumps({"committed": [e["seq"] for e in events]}) + "\n")
 
 
 _writer: dict[str, _Writer] = {}
@@ -189,24 +199,31 @@ def ensure_tables(spark) -> None:
     ensure_bookkeeping_tables(spark, {TABLES[name]: schema for name, schema in SCHEMAS.items()})
 
 
-def write_events(spark, events: list[dict]) -> None:
+def write_events(spark, events: list[dict], committed=None) -> None:
     """Commit events: appends grouped per table, the ``jobs`` rows only when settings changed, run upserts
-    as one MERGE."""
+    as one MERGE. ``committed(events)`` is called after each commit with the events it holds (first with the
+    journal-only ones), so a batch that fails half-way is replayed without what is already in Delta."""
+    committed = committed or (lambda done: None)
     appends: dict[str, list[dict]] = {}
     upserts: dict[int, dict] = {}
+    journal_only, upserted = [], []
     for event in events:
-        row = _from_json(event["row"])
         if event["kind"] in ("task_start", "run_start"):
-            continue  # journal only: lets recovery close what the runner never finished
-        if event["kind"] == "upsert":
+            journal_only.append(event)  # lets recovery close what the runner never finished
+        elif event["kind"] == "upsert":
+            row = _from_json(event["row"])
             upserts[row["run_id"]] = {**upserts.get(row["run_id"], {}), **row}
+            upserted.append(event)
         else:
-            appends.setdefault(event["table"], []).append(row)
-    if "jobs" in appends:
-        appends["jobs"] = _changed_jobs(spark, appends["jobs"])
-    for table, rows in appends.items():
+            appends.setdefault(event["table"], []).append(event)
+    committed(journal_only)
+    for table, table_events in appends.items():
+        rows = [_from_json(e["row"]) for e in table_events]
+        if table == "jobs":
+            rows = _changed_jobs(spark, rows)
         if rows:
             _frame(spark, table, rows).write.mode("append").saveAsTable(TABLES[table])
+        committed(table_events)
     if upserts:
         view = f"job_runs_upsert_{threading.get_ident()}"
         _frame(spark, "job_runs", list(upserts.values())).createOrReplaceTempView(view)
@@ -215,6 +232,7 @@ def write_events(spark, events: list[dict]) -> None:
         spark.sql(f"MERGE INTO {TABLES['job_runs']} t USING {view} s ON t.run_id = s.run_id "
                   f"WHEN MATCHED THEN UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT *")
         spark.catalog.dropTempView(view)
+        committed(upserted)
 
 
 _latest_settings: dict[int, str] = {}
@@ -269,11 +287,17 @@ def recover(spark) -> list[int]:
         header = next((line for line in lines if line.get("header")), None)
         if header is None or _alive(header["pid"], header["host"]):
             continue
-        committed = {s for line in lines if "committed" in line for s in line["committed"]}
-        events = [line for line in lines if "seq" in line and line["seq"] not in committed]
-        ensure_tables(spark)
         closing = _closing_events([line for line in lines if "seq" in line], header)
-        write_events(spark, events + closing)
+        if closing:  # journaled first: a recovery that stops half-way is not closed twice by the next one
+            last = max((line["seq"] for line in lines if "seq" in line), default=0)
+            closing = [{**event, "seq": last + i} for i, event in enumerate(closing, 1)]
+            with open(path, "a") as out:
+                out.writelines(json.dumps(event) + "\n" for event in closing)
+            lines += closing
+        done = {s for line in lines if "committed" in line for s in line["committed"]}
+        ensure_tables(spark)
+        write_events(spark, [line for line in lines if "seq" in line and line["seq"] not in done],
+                     lambda events: mark_committed(path, events))
         path.unlink()
         closed.append(int(path.stem))
     return closed
