@@ -199,3 +199,24 @@ def test_notebook_05_bundle_exercises_tell_wrong_from_right():
     assert nb05.q3.check({"alert_email": "me@company.com"}).status == "incorrect"
     assert "not declared" in nb05.q3.check({"alert": "qa-team@company.com"}).message
     assert nb05.q3.check({"alert_email": "qa-team@company.com"}).status == "correct"
+
+
+def test_a_task_file_that_is_not_there_is_reported_before_anything_is_deployed(tmp_path, capsys):
+    with_notebook = RESOURCES.replace("""          pipeline_task:
+            pipeline_id: ${resources.pipelines.orders.id}
+""", """          pipeline_task:
+            pipeline_id: ${resources.pipelines.orders.id}
+        - task_key: report
+          depends_on: [{task_key: refresh}]
+          notebook_task:
+            notebook_path: ../src/report
+""")
+    root = make_bundle(tmp_path, name="missing_notebook_demo", resources=with_notebook)
+    assert cli.main(["bundle", "validate", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "resources.jobs.nightly.tasks[1].notebook_task.notebook_path: notebook" in err and "not found" in err
+    with pytest.raises(BundleError, match=r"tasks\[1\]\.notebook_task\.notebook_path"):
+        deploy(root, "dev")
+    assert not state_file(load_bundle(root, "dev")).exists()  # nothing registered
+    (root / "src" / "report.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    assert cli.main(["bundle", "validate", str(root)]) == 0

@@ -24,8 +24,10 @@ def _vars(pairs: list[str] | None) -> dict[str, str]:
 
 def _validate(args) -> int:
     from .bundles import load_bundle
+    from .deploy import target_environment, validate_resources
 
     bundle = load_bundle(args.dir, args.target, _vars(args.var))
+    validate_resources(bundle, target_environment(bundle))  # sources, jobs and task files, as a deploy checks
     if args.output == "json":
         print(bundle.to_json())
         return 0

@@ -184,8 +184,28 @@ def validate_resources(bundle: Bundle, env: str) -> dict[str, dict]:
                 load_job(job)
             except Exception as exc:  # noqa: BLE001 - the jobs engine's message names the task and field
                 raise BundleError(f"resources.jobs.{key}: {exc}") from None
+            _check_task_files(job, key)
         registered[key] = {"kind": "jobs", "id": job.get("name", key), "spec": job}
     return registered
+
+
+def _check_task_files(job: dict, key: str) -> None:
+    """The notebooks and Python files a job's tasks run exist (as ``databricks bundle validate`` checks)."""
+    from ..jobs.tasks import notebook_file
+
+    for i, task in enumerate(job.get("tasks") or []):
+        for where, body in ((f"tasks[{i}]", task), (f"tasks[{i}].for_each_task.task",
+                                                    (task.get("for_each_task") or {}).get("task") or {})):
+            notebook = (body.get("notebook_task") or {}).get("notebook_path")
+            python_file = (body.get("spark_python_task") or {}).get("python_file")
+            try:
+                if notebook:
+                    notebook_file(notebook)
+            except FileNotFoundError as exc:
+                raise BundleError(f"resources.jobs.{key}.{where}.notebook_task.notebook_path: {exc}") from None
+            if python_file and not Path(python_file.removeprefix("file://")).exists():
+                raise BundleError(f"resources.jobs.{key}.{where}.spark_python_task.python_file: "
+                                  f"{python_file} not found")
 
 
 def register(bundle: Bundle, env: str, commit: str | None, registered: dict) -> Path:
