@@ -46,12 +46,12 @@ def _failed_amounts(answer) -> str | None:
     if not isinstance(answer, int) or isinstance(answer, bool):
         return f"Expected a number of records (an int), got {type(answer).__name__}."
     log = lab.event_log(PIPELINE_NAME)
-    row = log.where("event_type = 'flow_progress' AND details LIKE '%data_quality%'").orderBy(
-        "timestamp", ascending=False).first()
+    row = log.where("event_type = 'flow_progress' AND origin.flow_name = 'checked_orders' "
+                    "AND details LIKE '%data_quality%'").orderBy("timestamp", ascending=False).first()
     rules = json.loads(row.details)["flow_progress"]["data_quality"]["expectations"]
     expected = next(r["failed_records"] for r in rules if r["name"] == "valid_amount_range")
     return None if answer == expected else f"{answer} is not the failed_records of valid_amount_range in the " \
-                                           "latest update with quality metrics."
+                                           "latest quality metrics of checked_orders."
 
 
 q1 = Problem(
@@ -66,14 +66,15 @@ q1 = Problem(
 
 q2 = Problem(
     "q2", "From the event log of quality_pipeline, how many records failed valid_amount_range in the latest "
-          "update that reported quality metrics?",
+          "flow_progress event of checked_orders that reported quality metrics?",
     check=_failed_amounts, var="failed_amounts",
-    hints=["Filter lab.event_log('quality_pipeline') on event_type = 'flow_progress' and details containing "
-           "data_quality; take the newest.",
+    hints=["Filter lab.event_log('quality_pipeline') on event_type = 'flow_progress', origin.flow_name = "
+           "'checked_orders' and details containing data_quality; take the newest.",
            "from_json / json.loads the details: flow_progress.data_quality.expectations[].failed_records"],
     solution=("import json\n"
               "row = (lab.event_log('quality_pipeline')\n"
-              "       .where(\"event_type = 'flow_progress' AND details LIKE '%data_quality%'\")\n"
+              "       .where(\"event_type = 'flow_progress' AND origin.flow_name = 'checked_orders' \"\n"
+              "              \"AND details LIKE '%data_quality%'\")\n"
               "       .orderBy('timestamp', ascending=False).first())\n"
               "rules = json.loads(row.details)['flow_progress']['data_quality']['expectations']\n"
               "failed_amounts = next(r['failed_records'] for r in rules if r['name'] == 'valid_amount_range')"),

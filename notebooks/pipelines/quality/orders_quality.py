@@ -1,5 +1,8 @@
 """Every expectation category of the course (seed §2) on one table: completeness, validity, uniqueness,
-consistency. The source table is set by the pipeline configuration ``quality.source``."""
+consistency. The source table is set by the pipeline configuration ``quality.source``.
+
+An expectation sees one row at a time, so the seed's ``unique_order_id`` rule can only reject missing ids.
+Uniqueness itself is checked on a materialized view with one row per order id (``checked_orders_pk_test``)."""
 import dlt
 from pyspark.sql import functions as F
 
@@ -24,3 +27,9 @@ def orders_with_customers():
 @dlt.expect("consistent_dates", "order_date >= signup_date")
 def checked_orders():
     return dlt.read("orders_with_customers").withColumn("checked_at", F.current_timestamp())
+
+
+@dlt.table(comment="One row per order id with how often it occurs: a duplicate fails the rule")
+@dlt.expect("unique_order_id_count", "num_entries = 1")
+def checked_orders_pk_test():
+    return dlt.read("checked_orders").groupBy("order_id").agg(F.count(F.lit(1)).alias("num_entries"))
