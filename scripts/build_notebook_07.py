@@ -271,8 +271,9 @@ assert run.run_id in [r.run_id for r in failures.collect()]
 '''),
     md("""
 It finds the failed run. But `job_runs.result_state` holds Jobs API values: a run that timed out is
-**`TIMEDOUT`** and a cancelled one **`CANCELED`**, so `IN ('FAILED', 'TIMEOUT', 'CANCELLED')` misses both. A job
-whose only task runs past its timeout:
+**`TIMEDOUT`** and a cancelled one **`CANCELED`**, so `IN ('FAILED', 'TIMEOUT', 'CANCELLED')` misses both. (On
+Databricks, whose system tables spell them `TIMED_OUT` and `CANCELLED`, the filter belongs on
+`system.lakeflow.job_run_timeline`; `job_runs` is the guide's table.) A job whose only task runs past its timeout:
 """),
     code("""
 from lakehouse_lab.observability.drills.job_drills import timeout_run

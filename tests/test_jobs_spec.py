@@ -123,6 +123,12 @@ def _decide(run_if, upstream_states, outcomes=None, edge_outcomes=None):
     ("AT_LEAST_ONE_FAILED", {"a": "SUCCESS", "b": "SUCCESS"}, "EXCLUDED"),
     ("ALL_FAILED", {"a": "FAILED", "b": "UPSTREAM_FAILED"}, None),
     ("ALL_FAILED", {"a": "FAILED", "b": "SUCCESS"}, "EXCLUDED"),
+    # an excluded dependency counts as succeeded; all of them excluded: the task is excluded, whatever its run_if
+    ("ALL_SUCCESS", {"a": "SUCCESS", "b": "EXCLUDED"}, None),
+    ("AT_LEAST_ONE_SUCCESS", {"a": "FAILED", "b": "EXCLUDED"}, None),
+    ("ALL_DONE", {"a": "EXCLUDED", "b": "EXCLUDED"}, "EXCLUDED"),
+    ("NONE_FAILED", {"a": "EXCLUDED"}, "EXCLUDED"),
+    ("AT_LEAST_ONE_FAILED", {"a": "EXCLUDED", "b": "EXCLUDED"}, "EXCLUDED"),
 ])
 def test_run_if_rules(run_if, states, expected):
     assert _decide(run_if, states) == expected
@@ -131,6 +137,9 @@ def test_run_if_rules(run_if, states, expected):
 def test_condition_outcome_selects_a_branch():
     assert _decide("ALL_SUCCESS", {"c": "SUCCESS"}, {"c": "true"}, {"c": "true"}) is None
     assert _decide("ALL_SUCCESS", {"c": "SUCCESS"}, {"c": "false"}, {"c": "true"}) == "EXCLUDED"
+    # the join after an if/else: one branch ran, the other was not taken
+    assert _decide("ALL_SUCCESS", {"c": "SUCCESS", "a": "SUCCESS"}, {"c": "false"}, {"c": "true"}) is None
+    assert _decide("ALL_DONE", {"c": "SUCCESS"}, {"c": "false"}, {"c": "true"}) == "EXCLUDED"
 
 
 @pytest.mark.parametrize("states, expected", [

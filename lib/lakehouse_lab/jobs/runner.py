@@ -281,13 +281,19 @@ def _in_notebook() -> bool:
 
 
 def decide(task, states: dict[str, str], outcomes: dict[str, str | None]) -> str | None:
-    """``None`` to run the task, else the state it gets without running (``UPSTREAM_FAILED``/``EXCLUDED``)."""
+    """``None`` to run the task, else the state it gets without running (``UPSTREAM_FAILED``/``EXCLUDED``).
+
+    As in Databricks: a dependency that was excluded (or a condition whose other outcome came true) counts as
+    succeeded, and a task all of whose dependencies were excluded is excluded too, whatever its ``run_if``."""
     if task.disabled:
         return "EXCLUDED"
     if not task.depends_on:
         return None
-    taken = [states[d.task_key] == "SUCCESS" and (d.outcome is None or outcomes.get(d.task_key) == d.outcome)
-             for d in task.depends_on]
+    excluded = [states[d.task_key] == "EXCLUDED" or (d.outcome is not None and states[d.task_key] == "SUCCESS"
+                                                     and outcomes.get(d.task_key) != d.outcome)
+                for d in task.depends_on]
+    if all(excluded):
+        return "EXCLUDED"
     failed = [states[d.task_key] in FAILED_LIKE for d in task.depends_on]
     rule = task.run_if
     if rule == "ALL_DONE":
@@ -297,12 +303,8 @@ def decide(task, states: dict[str, str], outcomes: dict[str, str | None]) -> str
     if rule == "ALL_FAILED":
         return None if all(failed) else "EXCLUDED"
     if rule == "AT_LEAST_ONE_SUCCESS":
-        return None if any(taken) else ("UPSTREAM_FAILED" if any(failed) else "EXCLUDED")
-    if any(failed):
-        return "UPSTREAM_FAILED"
-    if rule == "NONE_FAILED":
-        return None
-    return None if all(taken) else "EXCLUDED"
+        return None if not all(failed) else "UPSTREAM_FAILED"
+    return "UPSTREAM_FAILED" if any(failed) else None  # ALL_SUCCESS, NONE_FAILED
 
 
 def result_from_leaves(job: JobSettings, run: JobRun) -> str:
