@@ -223,12 +223,12 @@ assert run.tasks["convert_currency"].state == "FAILED" and run.tasks["publish_re
     md("""
 **Detect → Analyze Error Logs.** `job_task_run_timeline` has one row per task attempt. A task that failed on its
 own ends `FAILED` with an error message; a task that never ran because an upstream task failed is `SKIPPED`
-with `termination_code = 'UPSTREAM_FAILED'`.
+with `termination_code = 'SKIPPED'` (the Jobs API's `UPSTREAM_FAILED` state shows in `run.tasks`, not here).
 """),
     code("""
 detected = failing.detect()
 detected.select("task_key", "result_state", "termination_code").show()
-assert detected.where("termination_code = 'UPSTREAM_FAILED'").count() == 1
+assert detected.where("result_state = 'SKIPPED' AND termination_code = 'SKIPPED'").count() == 1
 """),
     md("""
 **Diagnose → Review Task Dependencies.** The root cause is the failed task; the tasks below it in the job's

@@ -76,8 +76,8 @@ def test_retries_values_condition_error_handler_notifications_and_history(spark)
     tasks = {(r.task_key, r.attempt_number): (r.result_state, r.termination_code)
              for r in _rows(spark, "job_task_run_timeline", job_run_id=run.run_id)}
     assert tasks[("flaky", 0)] == ("FAILED", "RUN_EXECUTION_ERROR") and tasks[("flaky", 1)][0] == "SUCCEEDED"
-    assert tasks[("after_broken", 0)] == ("SKIPPED", "UPSTREAM_FAILED")
-    assert tasks[("small", 0)] == ("SKIPPED", "EXCLUDED")
+    assert tasks[("after_broken", 0)] == ("SKIPPED", "SKIPPED")
+    assert tasks[("small", 0)] == ("SKIPPED", "SKIPPED")
     timeline = sorted(_rows(spark, "job_run_timeline", run_id=run.run_id), key=lambda r: r.period_end_time is not None)
     assert [r.result_state for r in timeline] == [None, "FAILED"]
     assert _rows(spark, "jobs", job_id=run.job_id)[0].name == "test_semantics"
@@ -153,7 +153,7 @@ def test_max_concurrent_runs_ten_triggers_one_runs_nine_skipped(spark):
     recorded = [r.result_state for r in _rows(spark, "job_runs", run_id=[r.run_id for r in runs])]
     assert sorted(recorded) == ["SKIPPED"] * 9 + ["SUCCESS"]
     codes = _rows(spark, "job_run_timeline", run_id=runs[states.index("SKIPPED")].run_id, result_state="SKIPPED")
-    assert codes[0].termination_code == "MAX_CONCURRENT_RUNS_REACHED"
+    assert codes[0].termination_code == "MAX_CONCURRENT_RUNS_EXCEEDED"
 
 
 def test_repair_reruns_failed_tasks_and_dependents_in_the_same_run(spark):

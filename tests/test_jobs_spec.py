@@ -157,3 +157,18 @@ def test_success_with_failures_when_a_failure_is_handled_before_the_leaves():
     job = load_job({"name": "w", "tasks": [_task("a"), _task("b", ["a"], run_if="ALL_DONE")]})
     run = JobRun(job, 1, "dev", {}, {"a": TaskRun("a", "FAILED"), "b": TaskRun("b", "SUCCESS")})
     assert result_from_leaves(job, run) == "SUCCESS_WITH_FAILURES"
+
+
+def test_tasks_that_never_ran_are_told_apart_by_the_graph():
+    """The timelines record both as SKIPPED / SKIPPED (the Jobs API's code); a repair in a new process needs which."""
+    from lakehouse_lab.jobs import history
+    from lakehouse_lab.jobs.repair import _task_states
+
+    job = load_job({"name": "g", "tasks": [_task("a"), _task("b", ["a"]), _task("h", ["a"], run_if="AT_LEAST_ONE_FAILED"),
+                                           _task("ok"), _task("h2", ["ok"], run_if="AT_LEAST_ONE_FAILED"),
+                                           _task("after", ["b", "h2"], run_if="ALL_DONE")]})
+    ran = {"a": "FAILED", "b": "UPSTREAM_FAILED", "h": "SUCCESS", "ok": "SUCCESS", "h2": "EXCLUDED", "after": "SUCCESS"}
+    recorded = {k: history.api_state(*history.TIMELINE_STATE[state]) for k, state in ran.items()}
+    assert recorded["b"] is None and recorded["h2"] is None
+    assert _task_states(job, recorded) == ran
+    assert history.api_state("SKIPPED", "UPSTREAM_FAILED") == "UPSTREAM_FAILED"  # rows of earlier lab versions

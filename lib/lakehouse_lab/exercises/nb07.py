@@ -63,7 +63,7 @@ q1 = Problem(
     "q1", "Run `ex.failing_run()`. Which task is the root cause of its failure? Set `root_task` to its task_key, "
           "found in system.lakeflow.job_task_run_timeline.",
     check=_check_q1, var="root_task",
-    hints=["Blocked tasks show result_state SKIPPED with termination_code UPSTREAM_FAILED.",
+    hints=["Blocked tasks never ran: result_state SKIPPED, termination_code SKIPPED.",
            "Filter the timeline on job_run_id = :run_id AND result_state = 'FAILED'."],
     solution='''root_task = spark.sql("""SELECT task_key FROM system.lakeflow.job_task_run_timeline
     WHERE job_run_id = :run_id AND result_state = 'FAILED'""", args={"run_id": run.run_id}).first().task_key''')

@@ -56,12 +56,17 @@ SCHEMAS = {
 _TIMESTAMPS = {"change_time", "delete_time", "period_start_time", "period_end_time", "start_time", "end_time"}
 ACCOUNT = {"account_id": "lakehouse-lab", "workspace_id": "local"}
 
-# Jobs API states -> system table result_state / termination_code
+# Jobs API states -> system table result_state / termination_code (the Jobs API's termination codes: a timeout is
+# CANCELED by the platform, a task that never ran is SKIPPED whether an upstream task failed or it was excluded)
 TIMELINE_STATE = {"SUCCESS": ("SUCCEEDED", "SUCCESS"), "SUCCESS_WITH_FAILURES": ("SUCCEEDED", "SUCCESS_WITH_FAILURES"),
-                  "FAILED": ("FAILED", "RUN_EXECUTION_ERROR"), "TIMEDOUT": ("TIMED_OUT", "TIMEOUT"),
-                  "CANCELED": ("CANCELLED", "CANCELED"), "SKIPPED": ("SKIPPED", "MAX_CONCURRENT_RUNS_REACHED"),
-                  "UPSTREAM_FAILED": ("SKIPPED", "UPSTREAM_FAILED"), "EXCLUDED": ("SKIPPED", "EXCLUDED"),
+                  "FAILED": ("FAILED", "RUN_EXECUTION_ERROR"), "TIMEDOUT": ("TIMED_OUT", "CANCELED"),
+                  "CANCELED": ("CANCELLED", "USER_CANCELED"), "SKIPPED": ("SKIPPED", "MAX_CONCURRENT_RUNS_EXCEEDED"),
+                  "UPSTREAM_FAILED": ("SKIPPED", "SKIPPED"), "EXCLUDED": ("SKIPPED", "SKIPPED"),
                   "INTERNAL_ERROR": ("ERROR", "INTERNAL_ERROR")}
+# What earlier versions of the lab wrote, still read back by repairs of old runs
+_EARLIER_CODES = {("TIMED_OUT", "TIMEOUT"): "TIMEDOUT", ("CANCELLED", "CANCELED"): "CANCELED",
+                  ("SKIPPED", "MAX_CONCURRENT_RUNS_REACHED"): "SKIPPED", ("SKIPPED", "UPSTREAM_FAILED"): "UPSTREAM_FAILED",
+                  ("SKIPPED", "EXCLUDED"): "EXCLUDED"}
 
 
 QUIET_S = 1.0       # an event followed by none for this long is committed
@@ -341,9 +346,19 @@ def runs(spark, job: str | None = None, limit: int = 20):
                       "error_message", "repair_count").orderBy(F.col("start_time").desc()).limit(int(limit)))
 
 
-def api_state(result_state: str | None, termination_code: str | None) -> str:
-    """The Jobs API state of a task run from its timeline ``result_state`` / ``termination_code``."""
-    for api, pair in TIMELINE_STATE.items():
-        if pair == (result_state, termination_code):
+def api_state(result_state: str | None, termination_code: str | None) -> str | None:
+    """The Jobs API state of a task run from its timeline ``result_state`` / ``termination_code``; ``None`` for a
+    task that never ran (``SKIPPED``): the job's graph tells whether an upstream task failed or it was excluded.
+
+    >>> api_state("TIMED_OUT", "CANCELED"), api_state("SKIPPED", "SKIPPED")
+    ('TIMEDOUT', None)
+    """
+    pair = (result_state, termination_code)
+    if pair == ("SKIPPED", "SKIPPED"):
+        return None
+    for api, known in TIMELINE_STATE.items():
+        if known == pair:
             return api
+    if pair in _EARLIER_CODES:
+        return _EARLIER_CODES[pair]
     return "INTERNAL_ERROR" if result_state == "ERROR" else (result_state or "PENDING")

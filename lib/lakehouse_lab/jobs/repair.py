@@ -7,13 +7,14 @@ run, as Databricks' "Repair run" does. A run of another process is rebuilt from 
 """
 from __future__ import annotations
 
+import graphlib
 import json
 import threading
 from datetime import timezone
 
 from . import history
 from .recorder import Recorder
-from .runner import _RUNS, FAILED_LIKE, JobRun, TaskRun, _execute, _spark, _take_slot, waited
+from .runner import _RUNS, FAILED_LIKE, JobRun, TaskRun, _execute, _spark, _take_slot, decide, waited
 from .spec import JobSpecError, load_job
 
 
@@ -72,15 +73,26 @@ def _load_run(run_id: int, env: str | None = None) -> JobRun:
     latest = (spark.table(history.TABLES["job_task_run_timeline"]).where(F.col("job_run_id") == F.lit(run_id))
               .groupBy("task_key").agg(F.max_by("termination_code", "period_end_time").alias("code"),
                                        F.max_by("result_state", "period_end_time").alias("s")).collect())
-    states = {r.task_key: history.api_state(r.s, r.code) for r in latest}
+    states = _task_states(job, {r.task_key: history.api_state(r.s, r.code) for r in latest})
     run = JobRun(job, run_id, lab.current_env(), dict(row.job_parameters or {}),
-                 {t.task_key: TaskRun(t.task_key, states.get(t.task_key, "PENDING")) for t in job.tasks},
+                 {t.task_key: TaskRun(t.task_key, states[t.task_key]) for t in job.tasks},
                  start_time=row.start_time.replace(tzinfo=timezone.utc), state="TERMINATED", result_state=row.result_state,
                  repair_count=row.repair_count or 0)
     _RUNS[run_id] = run
     return run
 
 
+
+
+def _task_states(job, recorded: dict) -> dict[str, str]:
+    """Every task's Jobs API state from its recorded one; a task that never ran (``None``) is decided again from
+    its dependencies' states, in graph order, as the run decided it: ``UPSTREAM_FAILED`` or ``EXCLUDED``."""
+    states = {t.task_key: recorded.get(t.task_key, "PENDING") for t in job.tasks}
+    graph = {t.task_key: [d.task_key for d in t.depends_on] for t in job.tasks}
+    for key in graphlib.TopologicalSorter(graph).static_order():
+        if states[key] is None:
+            states[key] = decide(job.task(key), states, {}) or "EXCLUDED"
+    return states
 
 
 def get_run(run_id: int) -> JobRun:

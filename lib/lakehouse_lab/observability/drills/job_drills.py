@@ -44,7 +44,7 @@ def task_states(run_id: int):
 def root_cause_tasks(run_id: int) -> dict[str, str]:
     """Tasks of run ``run_id`` that failed on their own (not ``UPSTREAM_FAILED``), with their last error.
 
-    In the timeline a task blocked by a failed upstream task is ``SKIPPED`` / ``UPSTREAM_FAILED``; the root
+    In the timeline a task blocked by a failed upstream task never ran: ``SKIPPED`` / ``SKIPPED``; the root
     cause is the task whose own attempt ended ``FAILED``, ``TIMED_OUT`` or ``ERROR``."""
     rows = task_states(run_id).where("result_state IN ('FAILED', 'TIMED_OUT', 'ERROR')").collect()
     return {r.task_key: r.error_message for r in rows}
