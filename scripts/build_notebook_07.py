@@ -356,7 +356,8 @@ verdict
 
 `missing_lineage_daily_totals` is computed from `missing_lineage_orders` and refreshed with
 `df.write.format("delta").save(path)`, then registered with `CREATE TABLE … LOCATION`. The table exists and has
-data — but lineage is captured from executed plans, and that write's plan names a path, not the table.
+data — but lineage is captured from executed plans, and that write's plan names a path, not the table: the
+lineage row names the path (`target_path`), as on Databricks, and the table shows no upstream.
 """),
     code("""
 missing = drills.drill("missing_lineage")
@@ -374,6 +375,7 @@ diagnosis
 """),
     code("""
 assert diagnosis["type"] == "EXTERNAL" and diagnosis["writes_in_history"] >= 2 and diagnosis["lineage_rows"] == 0
+assert diagnosis["lineage_rows_for_the_path"] >= 1       # recorded, but for the folder, not the table
 """),
     md("**Resolution.** Write through the table name (`writeTo(...).overwrite`, `saveAsTable`, `INSERT INTO`)."),
     code("""

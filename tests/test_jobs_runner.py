@@ -149,10 +149,11 @@ def test_max_concurrent_runs_ten_triggers_one_runs_nine_skipped(spark):
     for run in runs:
         run.wait()
     states = [r.result_state for r in runs]
-    assert states.count("SUCCESS") == 1 and states.count("SKIPPED") == 9
+    assert states.count("SUCCESS") == 1 and states.count("MAXIMUM_CONCURRENT_RUNS_REACHED") == 9
     recorded = [r.result_state for r in _rows(spark, "job_runs", run_id=[r.run_id for r in runs])]
-    assert sorted(recorded) == ["SKIPPED"] * 9 + ["SUCCESS"]
-    codes = _rows(spark, "job_run_timeline", run_id=runs[states.index("SKIPPED")].run_id, result_state="SKIPPED")
+    assert sorted(recorded) == ["MAXIMUM_CONCURRENT_RUNS_REACHED"] * 9 + ["SUCCESS"]
+    skipped = runs[states.index("MAXIMUM_CONCURRENT_RUNS_REACHED")].run_id
+    codes = _rows(spark, "job_run_timeline", run_id=skipped, result_state="SKIPPED")
     assert codes[0].termination_code == "MAX_CONCURRENT_RUNS_EXCEEDED"
 
 

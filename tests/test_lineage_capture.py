@@ -80,6 +80,20 @@ def test_dataframe_writes_and_reads(spark, med):
     assert reads >= 1
 
 
+def test_a_write_by_path_is_recorded_against_the_path(spark, med, tmp_path):
+    folder = str(tmp_path / "doubled_by_path")
+    spark.table(f"{med}.silver_orders").selectExpr("order_id", "amount * 2 AS doubled") \
+        .write.format("delta").mode("overwrite").save(folder)
+    lab.lineage.flush(spark)
+    rows = spark.sql("SELECT DISTINCT source_table_full_name, target_table_full_name, target_type "
+                     "FROM system.access.table_lineage WHERE target_path = :p", args={"p": folder}).collect()
+    assert [tuple(r) for r in rows] == [(f"{med}.silver_orders", None, "PATH")]
+    columns = spark.sql("SELECT DISTINCT source_column_name, target_column_name FROM system.access.column_lineage "
+                        "WHERE target_path = :p", args={"p": folder}).collect()
+    assert {(r.source_column_name, r.target_column_name) for r in columns} == {("order_id", "order_id"),
+                                                                               ("amount", "doubled")}
+
+
 def test_merge_union_and_an_unknown_node(spark, med, caplog):
     target = f"{med}.gold_merged"
     spark.sql(f"CREATE OR REPLACE TABLE {target} (customer_id STRING, name STRING)")

@@ -51,6 +51,7 @@ import org.apache.spark.sql.execution.QueryExecution;
 import org.apache.spark.sql.execution.command.DataWritingCommand;
 import org.apache.spark.sql.execution.datasources.HadoopFsRelation;
 import org.apache.spark.sql.execution.datasources.LogicalRelation;
+import org.apache.spark.sql.execution.datasources.SaveIntoDataSourceCommand;
 import org.apache.spark.sql.execution.datasources.v2.DataSourceV2Relation;
 import org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionEnd;
 import org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionStart;
@@ -469,6 +470,10 @@ final class PlanWalker {
       result.target = catalogTableField(p);
       query = d.query();
       targetColumns = seq(d.outputColumnNames());
+    } else if (p instanceof SaveIntoDataSourceCommand s && s.options().get("path").isDefined()) {
+      // df.write.save(path): recorded against the path (target_path), as Databricks does, not a table name
+      result.target = path(s.options().get("path").get());
+      query = s.query();
     } else if (node.startsWith("WriteToMicroBatchDataSource") || node.equals("WriteToStream")) {
       result.target = catalogTableField(p);
       query = p.children().head();

@@ -12,7 +12,7 @@ from html import escape
 
 COLOURS = {"SUCCESS": "#7bc47f", "FAILED": "#e57373", "TIMEDOUT": "#ff8a65", "UPSTREAM_FAILED": "#f3c1c1",
            "EXCLUDED": "#d9d9d9", "CANCELED": "#bdbdbd", "RUNNING": "#64b5f6", "PENDING": "#ffffff",
-           "SKIPPED": "#eeeeee", "INTERNAL_ERROR": "#b71c1c"}
+           "MAXIMUM_CONCURRENT_RUNS_REACHED": "#eeeeee", "INTERNAL_ERROR": "#b71c1c"}
 
 
 def job_graph(job, run=None):

@@ -60,13 +60,14 @@ ACCOUNT = {"account_id": "lakehouse-lab", "workspace_id": "local"}
 # CANCELED by the platform, a task that never ran is SKIPPED whether an upstream task failed or it was excluded)
 TIMELINE_STATE = {"SUCCESS": ("SUCCEEDED", "SUCCESS"), "SUCCESS_WITH_FAILURES": ("SUCCEEDED", "SUCCESS_WITH_FAILURES"),
                   "FAILED": ("FAILED", "RUN_EXECUTION_ERROR"), "TIMEDOUT": ("TIMED_OUT", "CANCELED"),
-                  "CANCELED": ("CANCELLED", "USER_CANCELED"), "SKIPPED": ("SKIPPED", "MAX_CONCURRENT_RUNS_EXCEEDED"),
+                  "CANCELED": ("CANCELLED", "USER_CANCELED"),
+                  "MAXIMUM_CONCURRENT_RUNS_REACHED": ("SKIPPED", "MAX_CONCURRENT_RUNS_EXCEEDED"),
                   "UPSTREAM_FAILED": ("SKIPPED", "SKIPPED"), "EXCLUDED": ("SKIPPED", "SKIPPED"),
                   "INTERNAL_ERROR": ("ERROR", "INTERNAL_ERROR")}
 # What earlier versions of the lab wrote, still read back by repairs of old runs
 _EARLIER_CODES = {("TIMED_OUT", "TIMEOUT"): "TIMEDOUT", ("CANCELLED", "CANCELED"): "CANCELED",
-                  ("SKIPPED", "MAX_CONCURRENT_RUNS_REACHED"): "SKIPPED", ("SKIPPED", "UPSTREAM_FAILED"): "UPSTREAM_FAILED",
-                  ("SKIPPED", "EXCLUDED"): "EXCLUDED"}
+                  ("SKIPPED", "MAX_CONCURRENT_RUNS_REACHED"): "MAXIMUM_CONCURRENT_RUNS_REACHED",
+                  ("SKIPPED", "UPSTREAM_FAILED"): "UPSTREAM_FAILED", ("SKIPPED", "EXCLUDED"): "EXCLUDED"}
 
 
 QUIET_S = 1.0       # an event followed by none for this long is committed

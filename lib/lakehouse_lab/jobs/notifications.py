@@ -34,8 +34,9 @@ def _muted(run, event: str) -> bool:
     settings = run.job.notification_settings
     if settings is None:
         return False
-    return (event == "on_failure" and run.result_state == "SKIPPED" and settings.no_alert_for_skipped_runs) or \
-           (event == "on_failure" and run.result_state == "CANCELED" and settings.no_alert_for_canceled_runs)
+    skipped = run.result_state == "MAXIMUM_CONCURRENT_RUNS_REACHED" and settings.no_alert_for_skipped_runs
+    canceled = run.result_state == "CANCELED" and settings.no_alert_for_canceled_runs
+    return event == "on_failure" and (skipped or canceled)
 
 
 def message(run, event: str) -> tuple[str, str]:

@@ -209,7 +209,7 @@ def _start(job: JobSettings, values: dict, env: str | None, parent_run_id: int |
     slot = _take_slot(job)
     rec = run._recorder = _Recorder(run, spark)
     if slot is None:
-        run.state, run.result_state, run.end_time = "SKIPPED", "SKIPPED", run.start_time
+        run.state, run.result_state, run.end_time = "SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED", run.start_time
         run.error_message = f"MAXIMUM_CONCURRENT_RUNS_REACHED: {job.max_concurrent_runs} run(s) of {job.name!r} active"
         rec.started()
         rec.ended()

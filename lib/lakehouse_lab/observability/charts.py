@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 from . import queries
 
 STATE_COLOURS = {"SUCCESS": "#2e7d32", "SUCCESS_WITH_FAILURES": "#9ccc65", "FAILED": "#c62828",
-                 "TIMEDOUT": "#ef6c00", "CANCELED": "#8d6e63", "INTERNAL_ERROR": "#6a1b9a", "SKIPPED": "#9e9e9e"}
+                 "TIMEDOUT": "#ef6c00", "CANCELED": "#8d6e63", "INTERNAL_ERROR": "#6a1b9a",
+                 "MAXIMUM_CONCURRENT_RUNS_REACHED": "#9e9e9e"}
 
 
 @dataclass

@@ -1,9 +1,10 @@
-"""Lineage drill: a table refreshed by writing to its storage path has no lineage.
+"""Lineage drill: a table refreshed by writing to its storage path has no lineage of its own.
 
 Lineage is captured from the plans Spark executes, and a write is attributed to a table only when the plan
-names it. ``df.write.format("delta").save(path)`` names a path: the table registered on that path
-(``CREATE TABLE … LOCATION``) changes, but ``system.access.table_lineage`` never hears of it. Writing
-through the table name (``writeTo``, ``saveAsTable``, ``INSERT INTO``) is the fix.
+names it. ``df.write.format("delta").save(path)`` names a path: ``system.access.table_lineage`` records the
+write against the path (``target_path``), as Databricks does, and the table registered on that path
+(``CREATE TABLE … LOCATION``) shows no upstream. Writing through the table name (``writeTo``, ``saveAsTable``,
+``INSERT INTO``) is the fix.
 
 >>> MissingLineage.issue_type
 'Lineage Missing'
@@ -14,6 +15,7 @@ from .base import Drill, Verdict
 
 UPSTREAM = """SELECT DISTINCT source_table_full_name, target_table_full_name, entity_type
 FROM system.access.table_lineage WHERE target_table_full_name = :table AND event_time >= :since"""
+BY_PATH = """SELECT count(*) AS n FROM system.access.table_lineage WHERE target_path = :path AND event_time >= :since"""
 
 
 class MissingLineage(Drill):
@@ -22,7 +24,8 @@ class MissingLineage(Drill):
     name = "missing_lineage"
     title = "Missing lineage: a table written by path"
     issue_type = "Lineage Missing"
-    lesson = "Lineage follows table names in executed plans; a write to a storage path has none."
+    lesson = ("Lineage follows names in executed plans; a write to a storage path is recorded for the path, "
+              "not the table.")
 
     def __init__(self, schema: str = "drills"):
         super().__init__(schema)
@@ -84,7 +87,9 @@ class MissingLineage(Drill):
                 "location": extended.get("Location"), "writes_in_history": len(writes),
                 "last_write": {"version": writes[-1].version, "operation": writes[-1].operation,
                                "parameters": dict(writes[-1].operationParameters or {})} if writes else None,
-                "lineage_rows": self.upstream().count()}
+                "lineage_rows": self.upstream().count(),
+                "lineage_rows_for_the_path": self.sql(BY_PATH, path=str(self.folder("daily_totals")),
+                                                      since=self.since).first().n}
 
     def _fix(self):
         self.by_name = True
