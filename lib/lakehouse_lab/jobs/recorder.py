@@ -12,6 +12,8 @@ import socket
 from .. import run_context
 from . import history
 
+RUN_TYPE = "JOB_RUN"  # a run of a defined job, as the Jobs API names it (SUBMIT_RUN is runs/submit)
+
 
 class Recorder:
     """Sends the run's history events to the writer as they happen."""
@@ -27,7 +29,7 @@ class Recorder:
             "settings": job.settings_json()})
         self.writer.submit(run.run_id, "append", "job_run_timeline", {
             "job_id": job.job_id, "run_id": run.run_id, "period_start_time": run.start_time,
-            "trigger_type": "ONE_TIME", "run_type": "SUBMIT_RUN" if run.parent_run_id is None else "WORKFLOW_RUN",
+            "trigger_type": "ONE_TIME", "run_type": RUN_TYPE,
             "run_name": job.name, "compute_ids": [], "job_parameters": run.parameters})
         self.writer.submit(run.run_id, "run_start", "job_runs", self._summary())
 
@@ -65,7 +67,7 @@ class Recorder:
         result, code = history.TIMELINE_STATE[run.result_state]
         self.writer.submit(run.run_id, "append", "job_run_timeline", {
             "job_id": run.job_id, "run_id": run.run_id, "period_start_time": run.start_time,
-            "period_end_time": run.end_time, "trigger_type": "ONE_TIME", "run_name": run.job.name,
+            "period_end_time": run.end_time, "trigger_type": "ONE_TIME", "run_type": RUN_TYPE, "run_name": run.job.name,
             "compute_ids": [], "result_state": result, "termination_code": code, "job_parameters": run.parameters})
         # one summary row per run, appended when it ends (a repair updates it in place)
         self.writer.submit(run.run_id, "upsert" if run.repair_count else "append", "job_runs", {
