@@ -204,7 +204,6 @@ def ingest(spark, env: str | None = None, sources: tuple[str, ...] = ("customers
     added = {}
     for source in sources:
         target = bronze_table(source, env)
-        before = _count(spark, target)
         folder = str(landing_dir(source, env))
         reader = (spark.readStream if source == "orders" else spark.read).schema(SCHEMAS[source]) \
             .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", "_rescued_data")
@@ -213,17 +212,23 @@ def ingest(spark, env: str | None = None, sources: tuple[str, ...] = ("customers
                  .withColumn("_ingested_at", F.current_timestamp()))
         if source == "orders":
             checkpoint = paths.under(paths.lab_root(), "checkpoints", "ingest", target)
-            frame.writeStream.option("checkpointLocation", str(checkpoint)) \
-                .trigger(availableNow=True).toTable(target).awaitTermination()
+            query = frame.writeStream.option("checkpointLocation", str(checkpoint)) \
+                .trigger(availableNow=True).toTable(target)
+            query.awaitTermination()
+            added[target] = sum(progress.numInputRows for progress in query.recentProgress)
         else:
             frame.write.mode("overwrite").option("overwriteSchema", "true").saveAsTable(target)
-            before = 0
-        added[target] = _count(spark, target) - before
+            added[target] = _rows_in_last_commit(spark, target)
     return added
 
 
-def _count(spark, table_name: str) -> int:
-    return spark.table(table_name).count() if spark.catalog.tableExists(table_name) else 0
+def _rows_in_last_commit(spark, table_name: str) -> int:
+    """Rows the table's latest commit wrote, from its Delta log (counting the table costs a Spark job)."""
+    from .pipelines.delta_log import TableLog
+
+    log = TableLog.of(spark, table_name)
+    version = log.snapshot().version
+    return int(log.commits(version, version)[0].metrics.get("numOutputRows", 0))
 
 
 def reset_orders(spark, env: str | None = None) -> None:

@@ -14,7 +14,7 @@ API, so this module is the one place that touches it, for the Delta version pinn
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Commit:
     version: int
     operation: str | None      # None when the commit file is gone (log cleaned up)
     parameters: dict
+    metrics: dict = field(default_factory=dict)  # operationMetrics, e.g. {'numOutputRows': '200', …}
 
 
 class TableLog:
@@ -55,7 +56,7 @@ class TableLog:
                         metadata.description(), tuple(partitions.apply(i) for i in range(partitions.size())))
 
     def commits(self, first: int, last: int) -> list[Commit]:
-        """The commits ``first``..``last`` (inclusive): operation and its parameters."""
+        """The commits ``first``..``last`` (inclusive): operation, its parameters and its metrics."""
         jvm = self.spark._jvm
         delta = jvm.org.apache.spark.sql.delta
         store, conf, log_path = self._log.store(), self._log.newDeltaHadoopConf(), self._log.logPath()
@@ -67,7 +68,9 @@ class TableLog:
                 found.append(Commit(version, None, {}))
             else:
                 parameters = {k: _decoded(v) for k, v in _scala_map(info.get().operationParameters()).items()}
-                found.append(Commit(version, info.get().operation(), parameters))
+                metrics = info.get().operationMetrics()
+                found.append(Commit(version, info.get().operation(), parameters,
+                                    {} if metrics.isEmpty() else _scala_map(metrics.get())))
         return found
 
 
