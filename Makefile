@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LAB := $(VENV)/bin/lakehouse-lab
 STAMP := $(VENV)/.installed
-# Every numbered notebook runs under nbval, one pytest per notebook so each one's wall time is printed.
+# Every numbered notebook runs under nbval, in one pytest session that prints each one's wall time.
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
