@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -42,3 +43,16 @@ def test_a_session_loads_spark_classes_from_the_recorded_archive(tmp_path):
     from_archive = [line for line in lines if "source: shared objects file (top)" in line]
     assert any("org.apache.spark.SparkContext " in line for line in from_archive)
     assert len(from_archive) > len(lines) / 2
+
+
+def test_an_archive_recorded_with_other_jars_is_left_out(archive, tmp_path):
+    """After a plugin or jar change the JVM would refuse the archive with a warning at every start."""
+    jar = tmp_path / "plugin.jar"
+    jar.write_bytes(b"one")
+    archive.write_bytes(b"archive")
+    assert class_archive.java_options([jar]) == [f"-XX:SharedArchiveFile={archive}"], "no stamp yet: the JVM decides"
+    class_archive.stamp_path().write_text(json.dumps(class_archive._stamp([jar])))
+    assert class_archive.java_options([jar]) == [f"-XX:SharedArchiveFile={archive}"]
+    jar.write_bytes(b"rebuilt")
+    assert class_archive.java_options([jar]) == []
+    assert class_archive.java_options([tmp_path / "other.jar"]) == []

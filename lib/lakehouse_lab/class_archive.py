@@ -4,9 +4,10 @@ Every notebook kernel, job task and CLI call starts a JVM that loads the same ~1
 and Delta. Java 17 can record the classes a run loaded into an archive (``-XX:ArchiveClassesAtExit``)
 and map that archive at the next start (``-XX:SharedArchiveFile``), which skips most of the class loading.
 ``make setup`` records the archive once, after a short session that starts the lab and writes a Delta
-table; :func:`java_options` adds it to every later start. An archive made by another Java build or for
-another class path is ignored by the JVM itself (it falls back to loading classes the usual way), and the
-file name carries the Java and Spark versions, so a new JDK or pyspark records a fresh one.
+table; :func:`java_options` adds it to every later start. The file name carries the Java and Spark versions,
+so a new JDK or pyspark records a fresh one. Next to it, ``.classpath.json`` notes the jars it was recorded
+with (path, size, time): after a plugin or jar change the archive is left out until ``make setup`` records it
+again — the JVM would refuse it anyway, with a warning on every start.
 
 >>> from lakehouse_lab import class_archive
 >>> class_archive.archive_path().suffix
@@ -15,6 +16,7 @@ file name carries the Java and Spark versions, so a new JDK or pyspark records a
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -61,15 +63,43 @@ def archive_path() -> Path:
     return paths.jar_cache() / f"classes-java{_java_version()}-spark{pyspark.__version__}.jsa"
 
 
-def java_options() -> list[str]:
-    """The JVM options of a lab session: record the archive (during :func:`record`) or use it when present."""
+def session_class_path() -> list[Path]:
+    """The driver's class path: the cached jars pyspark lacks, then the lab's plugin jar."""
+    from . import catalog, jars
+
+    return [*jars.for_session(), catalog.plugin_jar()]
+
+
+def _stamp(class_path: list[Path]) -> list:
+    return [[str(p), p.stat().st_size, p.stat().st_mtime_ns] if p.exists() else [str(p)] for p in class_path]
+
+
+def stamp_path() -> Path:
+    archive = archive_path()
+    return archive.with_name(archive.stem + ".classpath.json")
+
+
+def matches(class_path: list[Path]) -> bool:
+    """Whether the archive was recorded with these jars (an archive recorded before stamps were kept: yes)."""
+    try:
+        return json.loads(stamp_path().read_text()) == _stamp(class_path)
+    except FileNotFoundError:
+        return True
+    except ValueError:
+        return False
+
+
+def java_options(class_path: list[Path] | None = None) -> list[str]:
+    """The JVM options of a lab session: record the archive (during :func:`record`) or use it when present and
+    recorded with ``class_path`` (when given)."""
     extra = os.environ.get(EXTRA_ENV, "").split()
     if os.environ.get(DISABLE_ENV):
         return extra
     archive = archive_path()
     if os.environ.get(RECORD_ENV):
         return [f"-XX:ArchiveClassesAtExit={archive}", *extra]
-    return [f"-XX:SharedArchiveFile={archive}", *extra] if archive.exists() else extra
+    usable = archive.exists() and (class_path is None or matches(class_path))
+    return [f"-XX:SharedArchiveFile={archive}", *extra] if usable else extra
 
 
 def record(quiet: bool = False) -> Path | None:
@@ -77,6 +107,7 @@ def record(quiet: bool = False) -> Path | None:
     JVM could not write one, in which case sessions simply start without it)."""
     archive = archive_path()
     archive.unlink(missing_ok=True)
+    stamp_path().unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="lab-classes-") as root:
         env = {**os.environ, RECORD_ENV: "1", "LAKEHOUSE_LAB_HOME": root, "CI": "1"}
         done = subprocess.run([sys.executable, "-c", WARM_UP], env=env, capture_output=True, text=True,
@@ -85,6 +116,7 @@ def record(quiet: bool = False) -> Path | None:
         if not quiet:
             print(f"No class archive recorded (sessions start without it): {done.stderr[-1500:]}")
         return None
+    stamp_path().write_text(json.dumps(_stamp(session_class_path())))
     if not quiet:
         print(f"Class archive recorded: {archive} ({archive.stat().st_size // 2**20} MiB)")
     return archive

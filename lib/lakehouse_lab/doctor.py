@@ -80,6 +80,10 @@ def _catalog() -> Check:
 
 def _class_archive() -> Check:
     archive = class_archive.archive_path()
+    if archive.exists() and not class_archive.matches(class_archive.session_class_path()):
+        return Check("JVM class archive (faster starts)", True,
+                     f"{archive.name} was recorded with other jars (the lab's plugins changed): sessions start "
+                     "without it", "make setup")
     if archive.exists():
         return Check("JVM class archive (faster starts)", True, f"{archive.name}, {archive.stat().st_size // 2**20} MiB")
     return Check("JVM class archive (faster starts)", True, "not recorded: sessions start without it",

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from . import catalog, class_archive, cluster, config, driver, jars, lineage, paths
+from . import catalog, class_archive, cluster, config, driver, lineage, paths
 
 _state: dict = {"spark": None, "env": None}
 
@@ -92,7 +92,7 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
     from pyspark.sql import SparkSession
 
     root = paths.lab_root()
-    jar_files = [*jars.for_session(), catalog.plugin_jar()]
+    jar_files = class_archive.session_class_path()
     log4j = paths.under(root, "conf") / "log4j2.properties"
     log4j.write_text(LOG4J)
     settings = {
@@ -100,7 +100,7 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
         # would load `spark.jars`; one JVM runs driver and tasks, so nothing needs shipping to executors
         "spark.driver.extraClassPath": os.pathsep.join(str(j) for j in jar_files),
         "spark.driver.extraJavaOptions": " ".join([f"-Dlog4j.configurationFile=file:{log4j}",
-                                                   *class_archive.java_options()]),
+                                                   *class_archive.java_options(jar_files)]),
         # Delta's SQL, then the lab's check that refuses writes outside the session's environment
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,io.lakehouselab.IsolationExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
