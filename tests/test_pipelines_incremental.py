@@ -168,6 +168,9 @@ def test_delta_log_reader_agrees_with_describe(spark, scratch_schema, pipeline):
     commits = TableLog.of(spark, name).commits(0, snapshot.version)
     assert [(c.operation, c.parameters.get("mode")) for c in commits] == \
         [(h.operation, (h.operationParameters or {}).get("mode")) for h in history]
+    assert [c.metrics.get("numOutputRows") for c in commits] == \
+        [(h.operationMetrics or {}).get("numOutputRows") for h in history]
+    assert any(c.metrics.get("numOutputRows") not in (None, "0") for c in commits)
 
 
 @pytest.mark.parametrize("sql, reason", [
