@@ -33,12 +33,15 @@ def run(notebooks: list[Path], extra_env: dict | None = None) -> dict[str, tuple
     clock = _NotebookClock()
     try:
         with contextlib.chdir(ROOT):
-            pytest.main(["-q", "--nbval-lax", *(str(Path(n).resolve()) for n in notebooks)], plugins=[clock])
+            code = pytest.main(["-q", "--nbval-lax", *(str(Path(n).resolve()) for n in notebooks)], plugins=[clock])
     finally:
         os.environ.clear()
         os.environ.update(saved)
     clock.finish()
-    return {Path(n).stem: clock.times.get(Path(n).stem, (0.0, False)) for n in notebooks}
+    times = {Path(n).stem: clock.times.get(Path(n).stem, (0.0, False)) for n in notebooks}
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):  # interrupted, usage or internal error
+        times = {name: (seconds, False) for name, (seconds, _) in times.items()}
+    return times
 
 
 class _NotebookClock:
