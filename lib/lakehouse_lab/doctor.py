@@ -78,9 +78,16 @@ def _catalog() -> Check:
     return Check("lab catalogs", True, detail)
 
 
+def _archive_matches_class_path() -> bool:
+    try:
+        return class_archive.matches(class_archive.session_class_path())
+    except Exception:  # noqa: BLE001 - jars or plugin missing: their own checks report it
+        return True
+
+
 def _class_archive() -> Check:
     archive = class_archive.archive_path()
-    if archive.exists() and not class_archive.matches(class_archive.session_class_path()):
+    if archive.exists() and not _archive_matches_class_path():
         return Check("JVM class archive (faster starts)", True,
                      f"{archive.name} was recorded with other jars (the lab's plugins changed): sessions start "
                      "without it", "make setup")
