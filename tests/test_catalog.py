@@ -40,6 +40,18 @@ def test_schemas_are_listed_per_catalog(spark, scratch_schema):
     assert {"access", "lakeflow"} <= set(catalog.list_schemas(spark, "system"))
 
 
+def test_functions_are_listed_in_a_catalog_schema(spark, scratch_schema):
+    spark.sql("CREATE OR REPLACE TEMPORARY FUNCTION lab_twice(x INT) RETURNS INT RETURN x * 2")
+    assert {"upper", "lab_twice"} <= {f.name for f in spark.catalog.listFunctions()}
+    shown = spark.sql(f"SHOW FUNCTIONS IN {scratch_schema} LIKE 'upp*'").collect()
+    assert [r.function for r in shown] == ["upper"]
+    from pyspark.errors import AnalysisException
+    with pytest.raises(AnalysisException, match="SCHEMA_NOT_FOUND"):
+        spark.sql("SHOW FUNCTIONS IN dev_catalog.no_such_schema").collect()
+    with pytest.raises(AnalysisException, match="UNRESOLVED_ROUTINE"):
+        spark.sql(f"SELECT {scratch_schema}.no_such_function(1)").collect()
+
+
 def test_missing_tables_lists_only_what_does_not_exist(spark, scratch_schema):
     spark.sql(f"CREATE TABLE {scratch_schema}.present (id INT)")
     asked = [f"{scratch_schema}.present", f"{scratch_schema}.absent", "dev_catalog.no_such_schema.t"]

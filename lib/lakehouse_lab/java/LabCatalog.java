@@ -8,11 +8,13 @@ import java.util.Set;
 
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.analysis.NamespaceAlreadyExistsException;
+import org.apache.spark.sql.catalyst.analysis.NoSuchFunctionException;
 import org.apache.spark.sql.catalyst.analysis.NoSuchNamespaceException;
 import org.apache.spark.sql.catalyst.analysis.NoSuchTableException;
 import org.apache.spark.sql.catalyst.analysis.NonEmptyNamespaceException;
 import org.apache.spark.sql.catalyst.analysis.TableAlreadyExistsException;
 import org.apache.spark.sql.connector.catalog.Column;
+import org.apache.spark.sql.connector.catalog.FunctionCatalog;
 import org.apache.spark.sql.connector.catalog.Identifier;
 import org.apache.spark.sql.connector.catalog.NamespaceChange;
 import org.apache.spark.sql.connector.catalog.StagedTable;
@@ -24,6 +26,7 @@ import org.apache.spark.sql.connector.catalog.TableCatalogCapability;
 import org.apache.spark.sql.connector.catalog.TableChange;
 import org.apache.spark.sql.connector.catalog.TableInfo;
 import org.apache.spark.sql.connector.catalog.TableWritePrivilege;
+import org.apache.spark.sql.connector.catalog.functions.UnboundFunction;
 import org.apache.spark.sql.connector.expressions.Transform;
 import org.apache.spark.sql.util.CaseInsensitiveStringMap;
 
@@ -35,8 +38,11 @@ import org.apache.spark.sql.util.CaseInsensitiveStringMap;
  * are shared by every kernel ({@link SharedTables}). Every call is forwarded to the session catalog, which is
  * Delta's {@code DeltaCatalog}: tables are real Delta tables, and CTAS / CREATE OR REPLACE stay atomic through
  * the staging calls.
+ *
+ * <p>Schemas hold no functions of their own: {@code SHOW FUNCTIONS} and {@code spark.catalog.listFunctions()}
+ * list the built-in and temporary functions, as in a Unity Catalog schema without user-defined functions.
  */
-public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
+public class LabCatalog implements StagingTableCatalog, SupportsNamespaces, FunctionCatalog {
   static final String SEPARATOR = "__";
   private String name;
   private volatile SparkSession session;
@@ -317,5 +323,14 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces {
     if (!cascade && !SharedTables.listTables(spark(), db).isEmpty()) throw new NonEmptyNamespaceException(fullName(namespace));
     for (String table : SharedTables.listTables(spark(), db)) SharedTables.syncTable(spark(), db, table);
     return namespaces().dropNamespace(new String[] {db}, cascade);  // removes the folder with its tables
+  }
+
+  // ---- functions: none are stored in a schema ----
+  @Override public Identifier[] listFunctions(String[] namespace) throws NoSuchNamespaceException {
+    if (namespace.length > 0 && !namespaceExists(namespace)) throw new NoSuchNamespaceException(fullName(namespace));
+    return new Identifier[0];
+  }
+  @Override public UnboundFunction loadFunction(Identifier ident) throws NoSuchFunctionException {
+    throw new NoSuchFunctionException(ident);
   }
 }
