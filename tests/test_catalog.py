@@ -40,6 +40,16 @@ def test_schemas_are_listed_per_catalog(spark, scratch_schema):
     assert {"access", "lakeflow"} <= set(catalog.list_schemas(spark, "system"))
 
 
+def test_tables_are_renamed_by_full_name_or_by_table_name(spark, scratch_schema):
+    spark.sql(f"CREATE TABLE {scratch_schema}.first_name (id INT)")
+    spark.sql(f"INSERT INTO {scratch_schema}.first_name VALUES (7)")
+    spark.sql(f"ALTER TABLE {scratch_schema}.first_name RENAME TO {scratch_schema}.second_name")
+    spark.sql(f"ALTER TABLE {scratch_schema}.second_name RENAME TO third_name")
+    names = {r.tableName for r in spark.sql(f"SHOW TABLES IN {scratch_schema}").collect()}
+    assert "third_name" in names and not names & {"first_name", "second_name"}
+    assert spark.table(f"{scratch_schema}.third_name").first().id == 7
+
+
 def test_functions_are_listed_in_a_catalog_schema(spark, scratch_schema):
     spark.sql("CREATE OR REPLACE TEMPORARY FUNCTION lab_twice(x INT) RETURNS INT RETURN x * 2")
     assert {"upper", "lab_twice"} <= {f.name for f in spark.catalog.listFunctions()}

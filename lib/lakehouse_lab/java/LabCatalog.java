@@ -226,6 +226,7 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces, Func
       throws NoSuchTableException, TableAlreadyExistsException {
     checkWritable("rename table " + qualified(from));
     if (!synced(from)) throw notFound(from);
+    to = withoutThisCatalog(to);
     synced(to);
     try {
       String location = SharedTables.externalLocation(spark(), database(from.namespace()), from.name());
@@ -274,6 +275,16 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces, Func
     StagedTable staged = tables().stageCreateOrReplace(forCreate(ident), info);
     rememberLocation(ident, info.properties());
     return staged;
+  }
+
+  /**
+   * {@code RENAME TO dev_catalog.s.t2} reaches the catalog as namespace {@code [dev_catalog, s]} on Spark 4.1
+   * (SPARK-56611); the catalog's own name is dropped, as Databricks reads the fully qualified form.
+   */
+  private Identifier withoutThisCatalog(Identifier ident) {
+    String[] ns = ident.namespace();
+    if (ns.length == 2 && ns[0].equalsIgnoreCase(name)) return Identifier.of(new String[] {ns[1]}, ident.name());
+    return ident;
   }
 
   // ---- schemas (namespaces): one folder each ----
