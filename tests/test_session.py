@@ -12,10 +12,24 @@ def test_one_session_per_process_configured_for_the_lab(spark):
     assert lab.start() is spark
     conf = spark.conf
     assert conf.get("spark.sql.extensions").split(",") == ["io.delta.sql.DeltaSparkSessionExtension",
-                                                           "io.lakehouselab.IsolationExtension"]
+                                                           "io.lakehouselab.IsolationExtension",
+                                                           "io.lakehouselab.DatabricksSqlExtension"]
     assert int(conf.get("spark.sql.shuffle.partitions")) <= 8
     assert conf.get("spark.sql.warehouse.dir").removeprefix("file:").startswith(str(paths.lab_root()))
     assert spark.sql("SELECT current_catalog() AS c, current_schema() AS s").first() == ("dev_catalog", "analytics")
+
+
+def test_use_catalog_is_understood_as_on_databricks(spark):
+    try:
+        spark.sql("USE CATALOG prod_catalog")
+        assert spark.sql("SELECT current_catalog()").first()[0] == "prod_catalog"
+        spark.sql("use catalog `dev_catalog`;")
+        assert spark.sql("SELECT current_catalog()").first()[0] == "dev_catalog"
+        # parameters still reach the parser beneath (Delta's), and other statements are left alone
+        assert spark.sql("SELECT :n + 1 AS v", args={"n": 41}).first().v == 42
+        assert spark.sql("SELECT 'USE CATALOG x' AS s").first().s == "USE CATALOG x"
+    finally:
+        spark.sql("SET CATALOG dev_catalog")
 
 
 def test_switching_environment_switches_the_current_catalog(spark):

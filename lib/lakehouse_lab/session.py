@@ -101,8 +101,10 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
         "spark.driver.extraClassPath": os.pathsep.join(str(j) for j in jar_files),
         "spark.driver.extraJavaOptions": " ".join([f"-Dlog4j.configurationFile=file:{log4j}",
                                                    *class_archive.java_options(jar_files)]),
-        # Delta's SQL, then the lab's check that refuses writes outside the session's environment
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,io.lakehouselab.IsolationExtension",
+        # Delta's SQL, the lab's check that refuses writes outside the session's environment, then Databricks-only
+        # statements (USE CATALOG) rewritten for the parser
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,io.lakehouselab.IsolationExtension,"
+                                "io.lakehouselab.DatabricksSqlExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         # no metastore: the lab catalogs keep their tables as folders under the warehouse (LabCatalog)
         "spark.sql.catalogImplementation": "in-memory",

@@ -338,7 +338,9 @@ public class LabCatalog implements StagingTableCatalog, SupportsNamespaces, Func
 
   // ---- functions: none are stored in a schema ----
   @Override public Identifier[] listFunctions(String[] namespace) throws NoSuchNamespaceException {
-    if (namespace.length > 0 && !namespaceExists(namespace)) throw new NoSuchNamespaceException(fullName(namespace));
+    if (namespace.length > 0 && !namespaceExists(namespace)) {
+      throw new NoSuchNamespaceException(fullName(namespace));
+    }
     return new Identifier[0];
   }
   @Override public UnboundFunction loadFunction(Identifier ident) throws NoSuchFunctionException {
