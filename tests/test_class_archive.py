@@ -18,17 +18,17 @@ def archive(tmp_path, monkeypatch):
 
 
 def test_the_archive_is_used_only_once_recorded(archive, monkeypatch):
-    assert class_archive.java_options() == []
+    assert class_archive.java_options([]) == []
     archive.write_bytes(b"archive")
-    assert class_archive.java_options() == [f"-XX:SharedArchiveFile={archive}"]
+    assert class_archive.java_options([]) == [f"-XX:SharedArchiveFile={archive}"]
     monkeypatch.setenv(class_archive.DISABLE_ENV, "1")
-    assert class_archive.java_options() == []
+    assert class_archive.java_options([]) == []
 
 
 def test_recording_asks_the_jvm_to_write_the_archive_at_exit(archive, monkeypatch):
     monkeypatch.setenv(class_archive.RECORD_ENV, "1")
     monkeypatch.setenv(class_archive.EXTRA_ENV, "-Xlog:cds")
-    assert class_archive.java_options() == [f"-XX:ArchiveClassesAtExit={archive}", "-Xlog:cds"]
+    assert class_archive.java_options([]) == [f"-XX:ArchiveClassesAtExit={archive}", "-Xlog:cds"]
 
 
 def test_a_session_loads_spark_classes_from_the_recorded_archive(tmp_path):

@@ -89,16 +89,16 @@ def matches(class_path: list[Path]) -> bool:
         return False
 
 
-def java_options(class_path: list[Path] | None = None) -> list[str]:
-    """The JVM options of a lab session: record the archive (during :func:`record`) or use it when present and
-    recorded with ``class_path`` (when given)."""
+def java_options(class_path: list[Path]) -> list[str]:
+    """The JVM options of a lab session on ``class_path``: record the archive (during :func:`record`) or use it
+    when present and recorded with that class path."""
     extra = os.environ.get(EXTRA_ENV, "").split()
     if os.environ.get(DISABLE_ENV):
         return extra
     archive = archive_path()
     if os.environ.get(RECORD_ENV):
         return [f"-XX:ArchiveClassesAtExit={archive}", *extra]
-    usable = archive.exists() and (class_path is None or matches(class_path))
+    usable = archive.exists() and matches(class_path)
     return [f"-XX:SharedArchiveFile={archive}", *extra] if usable else extra
 
 

@@ -87,14 +87,14 @@ def _archive_matches_class_path() -> bool:
 
 def _class_archive() -> Check:
     archive = class_archive.archive_path()
-    if archive.exists() and not _archive_matches_class_path():
+    if not archive.exists():
+        return Check("JVM class archive (faster starts)", True, "not recorded: sessions start without it",
+                     "make setup   (or: python -c 'from lakehouse_lab import class_archive; class_archive.record()')")
+    if not _archive_matches_class_path():
         return Check("JVM class archive (faster starts)", True,
                      f"{archive.name} was recorded with other jars (the lab's plugins changed): sessions start "
                      "without it", "make setup")
-    if archive.exists():
-        return Check("JVM class archive (faster starts)", True, f"{archive.name}, {archive.stat().st_size // 2**20} MiB")
-    return Check("JVM class archive (faster starts)", True, "not recorded: sessions start without it",
-                 "make setup   (or: python -c 'from lakehouse_lab import class_archive; class_archive.record()')")
+    return Check("JVM class archive (faster starts)", True, f"{archive.name}, {archive.stat().st_size // 2**20} MiB")
 
 
 def checks() -> list[Check]:
