@@ -412,7 +412,7 @@ Set `failed_rule` to its name.
 """),
     code("""
 update = ex.broken_update()
-failed_rule = spark.sql('''SELECT get_json_object(details, '$.flow_progress.failed_expectation') AS rule
+failed_rule = spark.sql('''SELECT details:flow_progress.failed_expectation AS rule
     FROM system.lakeflow.pipeline_events
     WHERE update_id = :update AND level = 'ERROR' AND event_type = 'flow_progress' ''',
     args={"update": update.update_id}).first().rule

@@ -32,6 +32,41 @@ def test_use_catalog_is_understood_as_on_databricks(spark):
         spark.sql("SET CATALOG dev_catalog")
 
 
+def test_the_json_colon_operator_reads_json_strings_as_on_databricks(spark):
+    doc = ('{"flow_progress": {"metrics": {"num_output_rows": 42}, "data_quality": {"expectations": '
+           '[{"name": "valid_id", "failed_records": 3}, {"name": "positive", "failed_records": 0}]}}, "zip code": "1"}')
+    spark.createDataFrame([(doc, 7)], "details STRING, n INT").createOrReplaceTempView("json_docs")
+    row = spark.sql("""
+        SELECT details:flow_progress.metrics.num_output_rows AS rows,
+               e.details:flow_progress:metrics:num_output_rows::int AS typed,
+               details:flow_progress.data_quality.expectations[0].name AS first_name,
+               details:['zip code'] AS bracket, details:`zip code` AS backticked,
+               coalesce(details, '{}'):flow_progress.metrics AS metrics,
+               details:missing AS missing, 'a:b' AS literal
+        FROM json_docs e""").first()
+    assert (row.rows, row.typed, row.first_name) == ("42", 42, "valid_id")
+    assert (row.bracket, row.backticked, row.metrics) == ("1", "1", '{"num_output_rows":42}')
+    assert row.missing is None and row.literal == "a:b"
+    # the event log docs' data quality query: from_json's schema string is left alone
+    quality = spark.sql("""
+        SELECT q.name, q.failed_records FROM (
+          SELECT explode(from_json(details:flow_progress:data_quality:expectations,
+                                   'array<struct<name:string, failed_records:int>>')) AS q FROM json_docs)""")
+    assert [tuple(r) for r in quality.collect()] == [("valid_id", 3), ("positive", 0)]
+    # in a CTE, a subquery, a DataFrame expression, and next to a parameter marker
+    assert spark.sql("WITH x AS (SELECT details:flow_progress.metrics AS m FROM json_docs) "
+                     "SELECT count(*) FROM x WHERE m = (SELECT max(details:flow_progress.metrics) FROM json_docs)"
+                     ).first()[0] == 1
+    assert spark.table("json_docs").selectExpr("details:flow_progress.metrics.num_output_rows").first()[0] == "42"
+    assert spark.sql("SELECT details:flow_progress.metrics.num_output_rows + :n AS v FROM json_docs",
+                     args={"n": 1}).first().v == 43
+    # VARIANT keeps Spark's own extraction; other types are refused with the reason
+    variant = spark.sql("SELECT parse_json(details):flow_progress.metrics.num_output_rows AS v FROM json_docs")
+    assert variant.schema["v"].dataType.simpleString() == "variant"
+    with pytest.raises(Exception, match=r"DATATYPE_MISMATCH.*`json_docs.n` has the type \"INT\""):
+        spark.sql("SELECT n:a FROM json_docs").collect()
+
+
 def test_switching_environment_switches_the_current_catalog(spark):
     try:
         assert lab.start("prod") is spark

@@ -22,7 +22,8 @@ import scala.runtime.BoxedUnit;
 
 /**
  * Databricks SQL statements that Apache Spark's parser does not know, rewritten to Spark's own form before they
- * are parsed: {@code USE CATALOG name} becomes {@code SET CATALOG name}.
+ * are parsed: {@code USE CATALOG name} becomes {@code SET CATALOG name}. Also registers Databricks' {@code :}
+ * operator on JSON strings ({@link JsonColonOperator}).
  *
  * <p>Registered in {@code spark.sql.extensions} after Delta's extension, so its parser wraps Delta's; every
  * other statement, expression and parameterised query reaches that parser unchanged.
@@ -36,6 +37,7 @@ public class DatabricksSqlExtension extends AbstractFunction1<SparkSessionExtens
         return new Parser(parser);
       }
     });
+    JsonColonOperator.register(extensions);
     return BoxedUnit.UNIT;
   }
 
