@@ -81,6 +81,7 @@ def test_retries_values_condition_error_handler_notifications_and_history(spark)
     timeline = sorted(_rows(spark, "job_run_timeline", run_id=run.run_id), key=lambda r: r.period_end_time is not None)
     assert [r.result_state for r in timeline] == [None, "FAILED"]
     assert {r.run_type for r in timeline} == {"JOB_RUN"}  # a run of a job; SUBMIT_RUN is the API's runs/submit
+    assert {r.trigger_type for r in timeline} == {"ONETIME"}  # the system table's spelling, not the API's ONE_TIME
     assert _rows(spark, "jobs", job_id=run.job_id)[0].name == "test_semantics"
 
 

@@ -13,6 +13,9 @@ from .. import run_context
 from . import history
 
 RUN_TYPE = "JOB_RUN"  # a run of a defined job, as the Jobs API names it (SUBMIT_RUN is runs/submit)
+# The system table's spelling of a run started on demand (CRON, CONTINUOUS, FILE_ARRIVAL, ONETIME, ONETIME_RETRY);
+# the Jobs API's run object spells the same trigger ONE_TIME, as job_runs.trigger does.
+TIMELINE_TRIGGER = "ONETIME"
 
 
 class Recorder:
@@ -29,7 +32,7 @@ class Recorder:
             "settings": job.settings_json()})
         self.writer.submit(run.run_id, "append", "job_run_timeline", {
             "job_id": job.job_id, "run_id": run.run_id, "period_start_time": run.start_time,
-            "trigger_type": "ONE_TIME", "run_type": RUN_TYPE,
+            "trigger_type": TIMELINE_TRIGGER, "run_type": RUN_TYPE,
             "run_name": job.name, "compute_ids": [], "job_parameters": run.parameters})
         self.writer.submit(run.run_id, "run_start", "job_runs", self._summary())
 
@@ -67,8 +70,9 @@ class Recorder:
         result, code = history.TIMELINE_STATE[run.result_state]
         self.writer.submit(run.run_id, "append", "job_run_timeline", {
             "job_id": run.job_id, "run_id": run.run_id, "period_start_time": run.start_time,
-            "period_end_time": run.end_time, "trigger_type": "ONE_TIME", "run_type": RUN_TYPE, "run_name": run.job.name,
-            "compute_ids": [], "result_state": result, "termination_code": code, "job_parameters": run.parameters})
+            "period_end_time": run.end_time, "trigger_type": TIMELINE_TRIGGER, "run_type": RUN_TYPE,
+            "run_name": run.job.name, "compute_ids": [], "result_state": result, "termination_code": code,
+            "job_parameters": run.parameters})
         # one summary row per run, appended when it ends (a repair updates it in place)
         self.writer.submit(run.run_id, "upsert" if run.repair_count else "append", "job_runs", {
             **self._summary(), "end_time": run.end_time, "result_state": run.result_state,
