@@ -88,6 +88,17 @@ def test_seed_sql_runs_unchanged_incrementally_and_fails_without_partial_writes(
         "AND level = 'METRICS'" % first.update_id).collect()]
     assert quality[0]["metrics"]["num_output_rows"] == 40
     assert quality[0]["data_quality"]["dropped_records"] == 2
+    # the same log in SQL, as on Databricks: event_log() by pipeline id or name, or by a table it publishes
+    events = log.count()
+    for source in (f"'{first.pipeline_id}'", "'orders_pipeline'", f"TABLE({scratch_schema}.silver_orders)"):
+        assert spark.sql(f"SELECT count(*) FROM event_log({source})").first()[0] == events, source
+    rows = spark.sql(f"""SELECT details:flow_progress.metrics.num_output_rows AS n
+        FROM event_log(TABLE({scratch_schema}.silver_orders))
+        WHERE origin.update_id = :update AND origin.flow_name = 'silver_orders' AND level = 'METRICS'""",
+                     args={"update": first.update_id}).first().n
+    assert rows == "40"
+    with pytest.raises(Exception, match="EVENT_LOG_NOT_FOUND.*no_such_pipeline"):
+        spark.sql("SELECT * FROM event_log('no_such_pipeline')").collect()
     states = [r.state for r in spark.table("system.lakeflow.pipeline_updates")
               .where(f"schema = '{schema}'").orderBy("start_time").collect()]
     assert states == ["COMPLETED", "COMPLETED", "FAILED"]

@@ -23,7 +23,8 @@ import scala.runtime.BoxedUnit;
 /**
  * Databricks SQL statements that Apache Spark's parser does not know, rewritten to Spark's own form before they
  * are parsed: {@code USE CATALOG name} becomes {@code SET CATALOG name}. Also registers Databricks' {@code :}
- * operator on JSON strings ({@link JsonColonOperator}).
+ * operator on JSON strings ({@link JsonColonOperator}) and the {@code event_log()} table function
+ * ({@link EventLogFunction}).
  *
  * <p>Registered in {@code spark.sql.extensions} after Delta's extension, so its parser wraps Delta's; every
  * other statement, expression and parameterised query reaches that parser unchanged.
@@ -38,6 +39,7 @@ public class DatabricksSqlExtension extends AbstractFunction1<SparkSessionExtens
       }
     });
     JsonColonOperator.register(extensions);
+    EventLogFunction.register(extensions);
     return BoxedUnit.UNIT;
   }
 
