@@ -79,6 +79,7 @@ final class EventLogFunction {
           + "system.lakeflow.pipeline_updates: run the pipeline first (lakehouse-lab pipeline run PATH).");
     }
     Row row = found[0];
+    // named as pipelines/event_log.py's event_log_table() names it
     String table = "event_log_" + row.getString(2).replaceAll("(?U)\\W+", "_").toLowerCase(Locale.ROOT);
     return UnresolvedRelation$.MODULE$.apply(CollectionConverters.asScala(
         List.of(row.getString(0), row.getString(1), table)).toSeq(), CaseInsensitiveStringMap.empty(), false);

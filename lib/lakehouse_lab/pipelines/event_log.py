@@ -4,6 +4,8 @@ Where things go:
 
 * ``<env catalog>.<env schema>.event_log_<pipeline name>`` — one Delta table per pipeline: ``id, sequence,
   origin (struct), timestamp, message, level, maturity_level, error, details (JSON string), event_type``.
+  In SQL, ``event_log('<pipeline name or id>')`` or ``event_log(TABLE(<a table it publishes>))`` reads it, as
+  on Databricks (``java/EventLogFunction.java``), and ``details:flow_progress.metrics`` reads its JSON.
 * ``system.lakeflow.pipeline_events`` — every pipeline's events with ``pipeline_id, pipeline_name, update_id``
   as plain columns (the course's troubleshooting queries read it).
 * ``system.lakeflow.pipeline_updates`` — one row per update: state, start/end time, full refresh, error.
