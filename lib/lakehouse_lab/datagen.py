@@ -42,7 +42,7 @@ class Defects:
     """Share of generated orders (0–1) that carry each defect.
 
     ``non_positive_amount`` defaults to 0: the course's silver table fails the whole update on it
-    (``ON VIOLATION FAIL UPDATE``), so the data-quality notebook turns it on deliberately.
+    (``ON VIOLATION FAIL UPDATE``); the data-quality notebook adds one such order by hand instead.
     """
     null_order_id: float = 0.02
     non_positive_amount: float = 0.0
