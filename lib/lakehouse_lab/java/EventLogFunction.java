@@ -32,8 +32,9 @@ import scala.runtime.AbstractFunction1;
  */
 final class EventLogFunction {
   static final String NAME = "event_log";
-  private static final String BY_PIPELINE = "SELECT catalog, schema, pipeline_name FROM system.lakeflow.pipeline_updates "
-      + "WHERE pipeline_id = :key OR pipeline_name = :key ORDER BY start_time DESC LIMIT 1";
+  private static final String BY_PIPELINE = "SELECT catalog, schema, pipeline_name "
+      + "FROM system.lakeflow.pipeline_updates WHERE pipeline_id = :key OR pipeline_name = :key "
+      + "ORDER BY start_time DESC LIMIT 1";
   private static final String BY_TABLE = "SELECT u.catalog, u.schema, u.pipeline_name "
       + "FROM system.lakeflow.pipeline_updates u JOIN (SELECT DISTINCT update_id FROM system.lakeflow.pipeline_events "
       + "WHERE lower(dataset_name) = lower(:table)) e ON u.update_id = e.update_id "
