@@ -112,6 +112,17 @@ def test_seed_sql_runs_unchanged_incrementally_and_fails_without_partial_writes(
     assert spark.table(f"{scratch_schema}.bronze_orders").count() == 53  # replaced, not appended to
 
 
+def test_event_log_function_finds_a_pipeline_whose_name_is_not_an_identifier(spark, scratch_schema):
+    """event_log('<name>') names the log table as the Python side does (``event_log_table``)."""
+    name = "Quality checks: v2"
+    sql = "CREATE OR REFRESH MATERIALIZED VIEW small_ids AS SELECT id FROM range(3)"
+    update = run_pipeline(Pipeline.from_sql(name, sql), schema=scratch_schema.split(".")[1])
+    assert update.state == "COMPLETED", update.error
+    events = event_log(name, schema=scratch_schema.split(".")[1]).count()
+    assert events > 0
+    assert spark.sql("SELECT count(*) FROM event_log(:name)", args={"name": name}).first()[0] == events
+
+
 PY_PIPELINE = '''
 import dlt
 from pyspark.sql import functions as F
