@@ -173,6 +173,29 @@ def test_delta_log_reader_agrees_with_describe(spark, scratch_schema, pipeline):
     assert any(c.metrics.get("numOutputRows") not in (None, "0") for c in commits)
 
 
+
+def test_writes_that_need_the_table_state_have_it_built_ahead(spark, scratch_schema, pipeline, monkeypatch):
+    """An overwrite needs the files it replaces and a streaming append its transaction ids: Delta rebuilds the
+    table's state for them. The update has it built in the background for those tables (bronze's append,
+    gold's overwrite), not for an appending view (silver); and a built state is kept on Delta's snapshot."""
+    from lakehouse_lab.pipelines.flows import UpdateContext
+
+    source, text, schema = pipeline
+    _run(text, schema)
+    gold = TableLog.of(spark, f"{scratch_schema}.gold")
+    none = spark._jvm.scala.Option.empty()
+    assert not gold._log.update(False, none, none).stateReconstructionTriggered()
+    gold.prepare_write()
+    assert gold._log.update(False, none, none).stateReconstructionTriggered()
+
+    asked, prepare = [], UpdateContext.prepare_write
+    monkeypatch.setattr(UpdateContext, "prepare_write", lambda ctx, name: (asked.append(name), prepare(ctx, name)))
+    _rows(spark, 2000, 10).write.mode("append").saveAsTable(source)
+    update = _run(text, schema)
+    assert (update.datasets["silver"].technique, update.datasets["gold"].technique) == \
+        ("APPEND_ONLY", "GROUP_AGGREGATE")
+    assert asked == ["bronze", "gold"]
+
 @pytest.mark.parametrize("sql, reason", [
     ("SELECT k, COUNT(DISTINCT x) AS n FROM t GROUP BY k", "DISTINCT"),
     ("SELECT k, ROUND(AVG(x), 2) AS a FROM t GROUP BY k", "AVG merges only as a whole column"),

@@ -76,6 +76,7 @@ class UpdateContext:
     checkpoint_root: Path
     configuration: dict
     delta_logs: dict = field(default_factory=dict)  # table name -> delta_log.TableLog, looked up once per update
+    background: object = None                      # parallel.Background of the update, for work ahead of time
 
     def full_name(self, name: str) -> str:
         return f"{self.catalog}.{self.schema}.{name}"
@@ -89,6 +90,17 @@ class UpdateContext:
         if ds is None:
             return name
         return f"`{ds.name}`" if ds.kind == "view" else self.quoted(ds.name)
+
+    def prepare_write(self, name: str) -> None:
+        """Have Delta build dataset ``name``'s table state in the background, for a write that needs it
+        (``TableLog.prepare_write``) and that comes later in this update."""
+        if self.background is None:
+            return
+        from .delta_log import TableLog
+
+        target = self.full_name(name)
+        self.background.submit(lambda: self.spark.catalog.tableExists(target)
+                               and TableLog.of(self.spark, target).prepare_write())
 
     def checkpoint(self, flow: Flow) -> Path:
         return self.checkpoint_root / flow.target / flow.name

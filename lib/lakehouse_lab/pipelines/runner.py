@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from .. import paths, run_context
+from ..parallel import Background
 from ..expectations import ExpectationFailed
 from .event_log import EventBuffer
 from .flows import DatasetResult, UpdateContext, run_dataset
@@ -137,7 +138,11 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     results = {n: DatasetResult(n, pipeline.datasets[n].kind or "table", None) for n in order}
     error, not_done = None, set()
-    with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration):
+    with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration), \
+            Background(spark) as ctx.background:
+        for dataset_name in order:  # their appends check a transaction id, which needs the table's state
+            if pipeline.datasets[dataset_name].kind == "streaming_table":
+                ctx.prepare_write(dataset_name)
         _start_events(events, pipeline, order, edges, refresh, env)
         for dataset_name in order:
             if any(src in not_done for src, dst, _ in edges if dst == dataset_name):
