@@ -10,7 +10,7 @@
 
 Every figure is taken on a warm session: each measured call runs once first, uncounted.
 
-    python benchmarks/bench_pipelines.py [--orders 2000000] [--repeat 3]    (BENCH_ORDERS also sets the size)
+    python benchmarks/bench_pipelines.py [--orders 2000000] [--repeat 3] [--incremental-repeat 5]   (BENCH_ORDERS: size)
 """
 from __future__ import annotations
 
@@ -110,6 +110,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", "2000000")))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--incremental-repeat", type=int, default=5,
+                        help="incremental updates measured (cheap, so more of them: a steadier median)")
     args = parser.parse_args()
 
     import lakehouse_lab as lab
@@ -141,7 +143,7 @@ def main() -> None:
     shutil.rmtree(hand_checkpoints, ignore_errors=True)
     hand_written_incremental(spark, source, hand_checkpoints)
     incremental, hand_incremental = [], []
-    for i in range(args.repeat + 1):  # round 0 warms up the incremental code paths and is not counted
+    for i in range(args.incremental_repeat + 1):  # round 0 warms up the incremental code paths and is not counted
         make_source(spark, source, max(1, args.orders // 100), start=args.orders * (2 + i))
         started = time.perf_counter()
         update = engine(full_refresh=False)

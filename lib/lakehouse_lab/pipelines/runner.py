@@ -14,8 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from .. import paths, run_context
-from ..parallel import Background
 from ..expectations import ExpectationFailed
+from ..parallel import Background
 from .event_log import EventBuffer
 from .flows import DatasetResult, UpdateContext, run_dataset
 from .graph import Pipeline
