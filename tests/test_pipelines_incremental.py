@@ -177,7 +177,8 @@ def test_delta_log_reader_agrees_with_describe(spark, scratch_schema, pipeline):
 def test_writes_that_need_the_table_state_have_it_built_ahead(spark, scratch_schema, pipeline, monkeypatch):
     """An overwrite needs the files it replaces and a streaming append its transaction ids: Delta rebuilds the
     table's state for them. The update has it built in the background for those tables (bronze's append,
-    gold's overwrite), not for an appending view (silver); and a built state is kept on Delta's snapshot."""
+    gold's overwrite), not for a view its last refresh kept by appends (silver) unless it is fully refreshed;
+    and a built state is kept on Delta's snapshot."""
     from lakehouse_lab.pipelines.flows import UpdateContext
 
     source, text, schema = pipeline
@@ -195,6 +196,9 @@ def test_writes_that_need_the_table_state_have_it_built_ahead(spark, scratch_sch
     assert (update.datasets["silver"].technique, update.datasets["gold"].technique) == \
         ("APPEND_ONLY", "GROUP_AGGREGATE")
     assert asked == ["bronze", "gold"]
+    asked.clear()
+    _run(text, schema, full_refresh=["silver"])  # a full refresh overwrites silver too
+    assert asked == ["bronze", "silver", "gold"]
 
 @pytest.mark.parametrize("sql, reason", [
     ("SELECT k, COUNT(DISTINCT x) AS n FROM t GROUP BY k", "DISTINCT"),

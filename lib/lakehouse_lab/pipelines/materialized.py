@@ -34,8 +34,6 @@ def refresh(ctx: UpdateContext, ds: Dataset, result: DatasetResult, df, full_ref
     result.technique, result.technique_reason = plan.technique, plan.reason
     if plan.technique == "NO_OP":
         return
-    if plan.technique != "APPEND_ONLY":  # an overwrite: it needs the files it replaces
-        ctx.prepare_write(ds.name)
     state = plan.kept
     if plan.technique == "COMPLETE_RECOMPUTE":
         before = incremental.versions(ctx, shape) if shape else {}

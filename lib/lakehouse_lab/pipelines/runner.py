@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from .. import paths, run_context
 from ..expectations import ExpectationFailed
 from ..parallel import Background
+from . import incremental
 from .event_log import EventBuffer
 from .flows import DatasetResult, UpdateContext, run_dataset
 from .graph import Pipeline
-from .incremental import Plan
 from .model import IDENTIFIER, PipelineDefinitionError
 
 _NAMESPACE = uuid.UUID("5b0c7f52-5d1e-4a39-9a7e-0d1c1ab5e2a4")
@@ -140,9 +140,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     error, not_done = None, set()
     with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration), \
             Background(spark) as ctx.background:
-        for dataset_name in order:  # their appends check a transaction id, which needs the table's state
-            if pipeline.datasets[dataset_name].kind == "streaming_table":
-                ctx.prepare_write(dataset_name)
+        _prepare_writes(ctx, pipeline, order, refresh)
         _start_events(events, pipeline, order, edges, refresh, env)
         for dataset_name in order:
             if any(src in not_done for src, dst, _ in edges if dst == dataset_name):
@@ -172,6 +170,18 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     if error and raise_on_failure:
         raise PipelineUpdateFailed(f"pipeline {pipeline.name!r} update {uid} FAILED: {error}")
     return update
+
+
+def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set) -> None:
+    """Have the table state built, in the background and in the order of the update, for the writes that will
+    need it: a streaming table's appends (they check a transaction id) and a materialized view's overwrite (it
+    lists the files it replaces), expected unless its last refresh kept it up to date by appends alone. Built
+    while the datasets before it run, it is ready when its write comes (it would not be, started at the write)."""
+    for name in order:
+        kind = pipeline.datasets[name].kind
+        appends_only = name not in refresh and (incremental.load(ctx, name) or {}).get("technique") == "APPEND_ONLY"
+        if kind == "streaming_table" or (kind == "materialized_view" and not appends_only):
+            ctx.prepare_write(name)
 
 
 def _start_events(events: EventBuffer, pipeline: Pipeline, order, edges, refresh, env) -> None:
@@ -205,7 +215,7 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
         text = f"dataset {ds.name!r} ({ds.where}) failed: {first}{_missing_source_hint(ctx, exc)}\n{rest}"
         return _failed(events, ds, text.strip()[:4000], None)
     if result.technique:
-        plan = Plan(result.technique, result.technique_reason)
+        plan = incremental.Plan(result.technique, result.technique_reason)
         events.add("planning_information", f"Flow '{ds.name}' has been planned to be executed as "
                    f"{result.technique}.", plan.event_details(), flow=ds.name)
     details = {"status": "COMPLETED", "metrics": {"num_output_rows": result.rows_written,
