@@ -260,3 +260,24 @@ def test_python_row_wise_views_refresh_incrementally_and_python_aggregates_recom
     assert "only SQL aggregates" in update.datasets["per_customer"].technique_reason
     expected = spark.table(f"{scratch_schema}.bronze").where("(qty IS NULL OR qty > 0) AND customer IS NOT NULL")
     assert _table(spark, f"{scratch_schema}.silver") == _sorted(expected.select("id", "customer", "amount").collect())
+
+
+def test_a_micro_batch_run_again_after_a_crash_is_not_appended_twice(spark, scratch_schema, pipeline):
+    """A process that dies after a micro-batch's Delta commit, before the stream records the batch as done, runs
+    the batch again on the next update: its transaction id (``txnAppId``/``txnVersion``) makes Delta skip it."""
+    from lakehouse_lab import paths
+
+    source, text, schema = pipeline
+    _run(text, schema)
+    _rows(spark, 3000, 20).write.mode("append").saveAsTable(source)
+    _run(text, schema)
+    expected = {n: _table(spark, f"{scratch_schema}.{n}") for n in ("bronze", "silver", "gold")}
+    folder = paths.lab_root() / "pipelines" / f"dev_catalog.{schema}"
+    [commits] = folder.glob("*/checkpoints/bronze/*/commits")
+    last = max(int(p.name) for p in commits.iterdir() if p.name.isdigit())
+    for done in (commits / str(last), commits / f".{last}.crc"):
+        done.unlink(missing_ok=True)
+
+    again = _run(text, schema)
+    assert {n: _table(spark, f"{scratch_schema}.{n}") for n in ("bronze", "silver", "gold")} == expected
+    assert again.datasets["silver"].technique == "NO_OP"

@@ -64,6 +64,13 @@ class TableLog:
         none = self.spark._jvm.scala.Option.empty()
         self._log.update(False, none, none).numOfFiles()
 
+    def transaction_version(self, app_id: str) -> int:
+        """The last ``txnVersion`` committed under ``txnAppId`` ``app_id`` (-1 if none): what Delta compares a
+        write's own ``txnVersion`` with to skip a write it already has."""
+        none = self.spark._jvm.scala.Option.empty()
+        found = self._log.update(False, none, none).transactions().get(app_id)
+        return int(found.get()) if found.isDefined() else -1
+
     def commits(self, first: int, last: int) -> list[Commit]:
         """The commits ``first``..``last`` (inclusive): operation, its parameters and its metrics."""
         jvm = self.spark._jvm

@@ -91,6 +91,14 @@ class UpdateContext:
             return name
         return f"`{ds.name}`" if ds.kind == "view" else self.quoted(ds.name)
 
+    def table_log(self, table: str):
+        """The ``delta_log.TableLog`` of ``table`` (a three-level name), looked up once per update."""
+        from .delta_log import TableLog
+
+        if table not in self.delta_logs:
+            self.delta_logs[table] = TableLog.of(self.spark, table)
+        return self.delta_logs[table]
+
     def prepare_write(self, name: str) -> None:
         """Have Delta build dataset ``name``'s table state in the background, for a write that needs it
         (``TableLog.prepare_write``) and that comes later in this update."""
@@ -196,6 +204,7 @@ def reset_streaming_table(ctx: UpdateContext, ds: Dataset, drop: bool) -> None:
     exists = ctx.spark.catalog.tableExists(ctx.full_name(ds.name))
     if drop and exists:
         ctx.spark.sql(f"DROP TABLE IF EXISTS {ctx.quoted(ds.name)}")
+        ctx.delta_logs.pop(ctx.full_name(ds.name), None)
     if drop or not exists:
         shutil.rmtree(ctx.checkpoint_root / ds.name, ignore_errors=True)
 
@@ -282,6 +291,8 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
     txn = {"txnAppId": txn_app_id(ctx, ds, flow)}
 
     def write_batch(batch, batch_id):
+        if ctx.table_log(target).transaction_version(txn["txnAppId"]) >= batch_id:
+            return  # written by a run that died before the stream recorded it; Delta would skip it, uncounted
         checked = ex.apply(batch, ds.expectations, ds.name)
         try:
             if pending["replace"]:

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import aggregates
-from .delta_log import TableLog
 
 STATE_FILE = "refresh_state.json"
 CHANGE_FEED = "delta.enableChangeDataFeed"
@@ -183,7 +182,7 @@ def _appended(ctx, source: str, kept) -> tuple[str | None, tuple | None]:
     if kept is None:
         return f"{source} was not read by the last refresh", None
     table_id, version = kept
-    log = _log(ctx, source)
+    log = ctx.table_log(source)
     now = log.snapshot()
     if now.table_id != table_id or now.version < version:
         return f"{source} was re-created", None
@@ -211,14 +210,8 @@ def appended_rows(spark, source: str, first: int, last: int):
 # ---------------------------------------------------------------- the record kept between refreshes
 def table_version(ctx, name: str) -> tuple[str, int]:
     """``(Delta table id, current version)`` of a table."""
-    now = _log(ctx, name).snapshot()
+    now = ctx.table_log(name).snapshot()
     return now.table_id, now.version
-
-
-def _log(ctx, name: str) -> TableLog:
-    if name not in ctx.delta_logs:
-        ctx.delta_logs[name] = TableLog.of(ctx.spark, name)
-    return ctx.delta_logs[name]
 
 
 def save(ctx, ds, found: Shape, before: dict, extra: dict | None = None) -> None:
