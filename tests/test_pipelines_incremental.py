@@ -247,13 +247,19 @@ def per_customer():
 
 
 def test_python_row_wise_views_refresh_incrementally_and_python_aggregates_recompute(spark, scratch_schema,
-                                                                                     pipeline, tmp_path):
+                                                                                     pipeline, tmp_path, monkeypatch):
+    from lakehouse_lab.pipelines.flows import UpdateContext
+
     source, _, schema = pipeline
     (tmp_path / "orders.py").write_text(PY_PIPELINE.format(source=source))
     _run_py = lambda: run_pipeline(tmp_path, schema=schema, name="inc_py")  # noqa: E731
     assert _run_py().state == "COMPLETED"
     _rows(spark, 5000, 12).write.mode("append").saveAsTable(source)
+    asked, prepare = [], UpdateContext.prepare_write
+    monkeypatch.setattr(UpdateContext, "prepare_write", lambda ctx, name: (asked.append(name), prepare(ctx, name)))
     update = _run_py()
+    # the recomputed view's state is built from the start; bronze (@dp.table) is known to stream once it is built
+    assert asked == ["per_customer", "bronze"]
     assert update.state == "COMPLETED", update.error
     assert update.datasets["silver"].technique == "APPEND_ONLY"
     assert update.datasets["per_customer"].technique == "COMPLETE_RECOMPUTE"

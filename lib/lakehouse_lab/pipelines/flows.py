@@ -153,6 +153,8 @@ def run_dataset(ctx: UpdateContext, ds: Dataset, full_refresh: bool) -> DatasetR
         if ds.kind is None:  # @dp.table: streaming table when the query streams
             ds.kind = "streaming_table" if first.isStreaming else "materialized_view"
             result.kind = ds.kind
+            if first.isStreaming:  # its kind was not known when the update started (runner._prepare_writes)
+                ctx.prepare_write(ds.name)
         if ds.kind == "streaming_table":
             _run_streaming_table(ctx, ds, result, full_refresh, first)
         else:
