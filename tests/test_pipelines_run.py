@@ -200,6 +200,20 @@ def test_a_failed_dataset_skips_only_what_reads_it(spark, scratch_schema):
     assert not spark.catalog.tableExists(f"{scratch_schema}.small_doubled")
 
 
+def test_dlt_read_of_a_name_that_is_neither_a_dataset_nor_a_table_says_so(spark, scratch_schema, tmp_path):
+    schema = scratch_schema.split(".")[1]
+    spark.range(3).write.saveAsTable(f"{scratch_schema}.numbers")
+    (tmp_path / "p.py").write_text("import dlt\n\n@dlt.table\ndef doubled():\n"
+                                   "    return dlt.read('numbers').selectExpr('id * 2 AS n')\n\n"
+                                   "@dlt.table\ndef tripled():\n    return dlt.read('doubledd')\n")
+    update = run_pipeline(tmp_path, schema=schema, name="misread")
+    assert update.state == "FAILED" and update.datasets["doubled"].status == "COMPLETED"
+    assert update.error.startswith("dataset 'tripled' (")
+    assert "p.py" in update.error.splitlines()[0]
+    assert "read('doubledd'): this pipeline defines no dataset 'doubledd', and no table of that name exists" \
+        in update.error
+
+
 def test_a_missing_source_says_what_the_schema_holds(spark, scratch_schema):
     schema = scratch_schema.split(".")[1]
     spark.range(3).write.saveAsTable(f"{scratch_schema}.numbers")

@@ -184,4 +184,8 @@ def _read(name: str, streaming: bool):
         name = name[5:]
     target = resolver(name) if resolver else name
     spark = SparkSession.active()  # not lab.start(): that would reset the update's current schema
+    if resolver and target == name and not spark.catalog.tableExists(name):  # not a dataset, nor a table
+        call = "read_stream" if streaming else "read"
+        raise PipelineDefinitionError(f"{call}({name!r}): this pipeline defines no dataset {name!r}, and no table "
+                                      "of that name exists")
     return spark.readStream.table(target) if streaming else spark.read.table(target)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -209,7 +210,8 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
     except ExpectationFailed as exc:
         return _failed(events, ds, str(exc), exc.expectation.name)
     except PipelineDefinitionError as exc:
-        return _failed(events, ds, str(exc), None)
+        text = str(exc) if re.match(r"\S+:\d+: ", str(exc)) else f"dataset {ds.name!r} ({ds.where}): {exc}"
+        return _failed(events, ds, text, None)
     except Exception as exc:  # noqa: BLE001 - any Spark error fails this flow and the update
         first, _, rest = "".join(traceback.format_exception_only(type(exc), exc)).strip().partition("\n")
         text = f"dataset {ds.name!r} ({ds.where}) failed: {first}{_missing_source_hint(ctx, exc)}\n{rest}"
