@@ -26,6 +26,18 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 # PySpark's gateway at the root's level: Spark then does not print its "Setting default log level" hint
 logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
 logger.gateway.level = error
+# A failing task, write or stream is raised to the code that ran it (and the lab reports it there); these loggers
+# would print the same failure again, each with its stack trace (~850 lines for one failed expectation)
+logger.executor.name = org.apache.spark.executor.Executor
+logger.executor.level = fatal
+logger.tasksets.name = org.apache.spark.scheduler.TaskSetManager
+logger.tasksets.level = fatal
+logger.writer.name = org.apache.spark.sql.execution.datasources.FileFormatWriter
+logger.writer.level = fatal
+logger.deltawriter.name = org.apache.spark.sql.delta.files.DeltaFileFormatWriter
+logger.deltawriter.level = fatal
+logger.streams.name = org.apache.spark.sql.execution.streaming
+logger.streams.level = fatal
 """
 
 
