@@ -214,6 +214,21 @@ def test_dlt_read_of_a_name_that_is_neither_a_dataset_nor_a_table_says_so(spark,
         in update.error
 
 
+def test_flows_into_one_table_name_it_as_their_dataset_in_the_event_log(spark, scratch_schema):
+    schema = scratch_schema.split(".")[1]
+    for name, start in (("a", 0), ("b", 10)):
+        spark.range(start, start + 3).write.saveAsTable(f"{scratch_schema}.{name}")
+    text = (f"CREATE OR REFRESH STREAMING TABLE both_sources;\n"
+            f"CREATE FLOW from_a AS INSERT INTO both_sources BY NAME SELECT * FROM STREAM({scratch_schema}.a);\n"
+            f"CREATE FLOW from_b AS INSERT INTO both_sources BY NAME SELECT * FROM STREAM({scratch_schema}.b)")
+    update = run_pipeline(Pipeline.from_sql("two_flows", text), schema=schema)
+    assert update.state == "COMPLETED", update.error
+    assert spark.table(f"{scratch_schema}.both_sources").count() == 6
+    definitions = (spark.table(f"{scratch_schema}.event_log_two_flows").where("event_type = 'flow_definition'")
+                   .select("origin.flow_name", "origin.dataset_name").collect())
+    assert sorted(map(tuple, definitions)) == [("from_a", "both_sources"), ("from_b", "both_sources")]
+
+
 def test_a_missing_source_says_what_the_schema_holds(spark, scratch_schema):
     schema = scratch_schema.split(".")[1]
     spark.range(3).write.saveAsTable(f"{scratch_schema}.numbers")

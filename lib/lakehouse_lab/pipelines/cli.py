@@ -63,7 +63,7 @@ def register(subparsers) -> None:
     run.add_argument("--env", default=None, help="environment (dev, staging, prod); default dev")
     run.add_argument("--name", default=None, help="pipeline name (default: <folder>_pipeline)")
     run.add_argument("--full-refresh", nargs="?", const="*", default=None, metavar="TABLE,…",
-                     help="reset tables and checkpoints: all, or the listed tables")
+                     help="reset tables and checkpoints: all, or the listed tables (give it after PATH)")
     run.add_argument("--json", action="store_true", help="print the update as JSON")
     run.set_defaults(func=_run)
     g = sub.add_parser("graph", help="write the dataflow graph of PATH as SVG")

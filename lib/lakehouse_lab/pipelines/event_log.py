@@ -63,12 +63,14 @@ class EventBuffer:
         self.events: list[dict] = []
 
     def add(self, event_type: str, message: str, details: dict, *, level: str = "INFO", flow: str | None = None,
-            error: str | None = None) -> dict:
+            error: str | None = None, dataset: str | None = None) -> dict:
+        """Buffer one event; ``dataset`` is the flow's target when it is not the flow's own name (``CREATE FLOW``)."""
         event = {
             "id": str(uuid.uuid4()), "sequence": len(self.events) + 1, "timestamp": _now(),
             "origin": {"pipeline_id": self.pipeline_id, "pipeline_name": self.pipeline_name,
                        "update_id": self.update_id, "flow_id": _flow_id(self.pipeline_id, flow) if flow else None,
-                       "flow_name": flow, "dataset_name": flow, "catalog": self.catalog, "schema": self.schema},
+                       "flow_name": flow, "dataset_name": dataset or flow, "catalog": self.catalog,
+                       "schema": self.schema},
             "message": message, "level": level, "maturity_level": "STABLE", "error": error,
             "details": json.dumps({event_type: details}, default=str), "event_type": event_type,
         }

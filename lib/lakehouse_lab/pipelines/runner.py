@@ -198,7 +198,7 @@ def _start_events(events: EventBuffer, pipeline: Pipeline, order, edges, refresh
             events.add("flow_definition", f"Flow '{flow.name}' is defined as {flow.language}.",
                        {"output_dataset": ds.name, "input_datasets": inputs, "flow_type": ds.kind or "table",
                         "language": flow.language, "expectations": [e.__dict__ for e in ds.expectations],
-                        "source": f"{flow.file}:{flow.line}"}, flow=flow.name)
+                        "source": f"{flow.file}:{flow.line}"}, flow=flow.name, dataset=ds.name)
     events.add("update_progress", f"Update {events.update_id[:6]} is RUNNING.", {"state": "RUNNING"})
 
 
