@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from lakehouse_lab.pipelines import Pipeline, PipelineDefinitionError, event_log, run_pipeline
+from lakehouse_lab.pipelines.delta_log import TableLog
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "notebooks" / "pipelines" / "orders"
@@ -207,11 +209,36 @@ def test_dlt_read_of_a_name_that_is_neither_a_dataset_nor_a_table_says_so(spark,
                                    "    return dlt.read('numbers').selectExpr('id * 2 AS n')\n\n"
                                    "@dlt.table\ndef tripled():\n    return dlt.read('doubledd')\n")
     update = run_pipeline(tmp_path, schema=schema, name="misread")
-    assert update.state == "FAILED" and update.datasets["doubled"].status == "COMPLETED"
-    assert update.error.startswith("dataset 'tripled' (")
-    assert "p.py" in update.error.splitlines()[0]
-    assert "read('doubledd'): this pipeline defines no dataset 'doubledd', and no table of that name exists" \
-        in update.error
+    assert update.state == "FAILED" and update.datasets["doubled"].status == "SKIPPED"
+    assert not spark.catalog.tableExists(f"{scratch_schema}.doubled")  # rejected before any write
+    assert re.match(r"\S*p\.py:9: dataset 'tripled' cannot be resolved: read\('doubledd'\): this pipeline defines "
+                    "no dataset 'doubledd', and no table of that name exists", update.error)
+
+
+def test_a_query_that_does_not_resolve_fails_the_update_before_any_write(spark, scratch_schema):
+    schema = scratch_schema.split(".")[1]
+    spark.range(5).withColumnRenamed("id", "n").write.saveAsTable(f"{scratch_schema}.numbers")
+    good = (f"CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM({scratch_schema}.numbers);\n"
+            "CREATE MATERIALIZED VIEW clean AS SELECT n, n * 2 AS doubled FROM LIVE.raw;\n"
+            "CREATE MATERIALIZED VIEW total AS\n  SELECT SUM(doubled) AS total\n  FROM LIVE.clean")
+    assert run_pipeline(Pipeline.from_sql("resolve", good), schema=schema).state == "COMPLETED"
+    versions = {t: TableLog.of(spark, f"{scratch_schema}.{t}").snapshot().version for t in ("raw", "clean", "total")}
+    spark.range(5, 8).withColumnRenamed("id", "n").write.mode("append").saveAsTable(f"{scratch_schema}.numbers")
+
+    typo = good.replace("SUM(doubled)", "SUM(doubeld)")
+    update = run_pipeline(Pipeline.from_sql("resolve", typo), schema=schema)
+    assert update.state == "FAILED"
+    assert {n: d.status for n, d in update.datasets.items()} == {"raw": "SKIPPED", "clean": "SKIPPED",
+                                                                 "total": "FAILED"}
+    assert update.error.startswith("<sql>:4: dataset 'total' cannot be resolved: [UNRESOLVED_COLUMN")
+    assert "`doubeld`" in update.error and "`doubled`" in update.error  # the name and the suggestion
+    assert versions == {t: TableLog.of(spark, f"{scratch_schema}.{t}").snapshot().version for t in versions}
+    errors = (spark.table(f"{scratch_schema}.event_log_resolve").where("level = 'ERROR'")
+              .select("event_type", "origin.flow_name").collect())
+    assert [tuple(r) for r in errors] == [("flow_progress", "total"), ("update_progress", None)]
+
+    fixed = run_pipeline(Pipeline.from_sql("resolve", good), schema=schema)
+    assert fixed.state == "COMPLETED" and spark.table(f"{scratch_schema}.total").first().total == 2 * sum(range(8))
 
 
 def test_flows_into_one_table_name_it_as_their_dataset_in_the_event_log(spark, scratch_schema):

@@ -84,9 +84,14 @@ class UpdateContext:
     def quoted(self, name: str) -> str:
         return quote(self.full_name(name))
 
+    def dataset(self, name: str) -> Dataset | None:
+        """The pipeline's dataset called ``name`` (case-insensitive), if any."""
+        return (self.pipeline.datasets.get(name)
+                or {n.lower(): d for n, d in self.pipeline.datasets.items()}.get(name.lower()))
+
     def resolve(self, name: str) -> str:
         """What a read of pipeline dataset ``name`` should read: the temporary view or the stored table."""
-        ds = self.pipeline.datasets.get(name) or {n.lower(): d for n, d in self.pipeline.datasets.items()}.get(name.lower())
+        ds = self.dataset(name)
         if ds is None:
             return name
         return f"`{ds.name}`" if ds.kind == "view" else self.quoted(ds.name)

@@ -1,4 +1,5 @@
-"""An update of a pipeline: validate, run every dataset in dependency order, record the event log.
+"""An update of a pipeline: validate, resolve every flow, run every dataset in dependency order, record the
+event log.
 
 >>> import lakehouse_lab as lab
 >>> from lakehouse_lab.pipelines import run_pipeline
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from .. import paths, run_context
 from ..expectations import ExpectationFailed
 from ..parallel import Background
-from . import incremental
+from . import incremental, preflight
 from .event_log import EventBuffer
 from .flows import DatasetResult, UpdateContext, run_dataset
 from .graph import Pipeline
@@ -100,7 +101,8 @@ def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = 
     """Run one update of the pipeline in ``source`` (folder, file, list of files or :class:`Pipeline`).
 
     Definition errors (syntax, unknown ``LIVE.x``, cycles) raise :class:`PipelineDefinitionError` before
-    anything is written. A failing dataset (e.g. ``ON VIOLATION FAIL UPDATE``) ends the update ``FAILED``;
+    anything is written. A query that parses but does not resolve (``preflight``) ends the update ``FAILED``
+    before anything is written. A failing dataset (e.g. ``ON VIOLATION FAIL UPDATE``) ends the update ``FAILED``;
     datasets downstream of it are skipped, the others still run. ``schema`` publishes into another schema of the
     environment's catalog (default: the environment's schema, e.g. ``dev_catalog.analytics``).
     """
@@ -138,23 +140,16 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     events = EventBuffer(pid, pipeline.name, uid, catalog, schema, env)
     start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     results = {n: DatasetResult(n, pipeline.datasets[n].kind or "table", None) for n in order}
-    error, not_done = None, set()
     with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration), \
             Background(spark) as ctx.background:
         _prepare_writes(ctx, pipeline, order, refresh)
         _start_events(events, pipeline, order, edges, refresh, env)
-        for dataset_name in order:
-            if any(src in not_done for src, dst, _ in edges if dst == dataset_name):
-                results[dataset_name].status = "SKIPPED"
-                events.add("flow_progress", f"Flow '{dataset_name}' is SKIPPED: an upstream dataset failed.",
-                           {"status": "SKIPPED"}, flow=dataset_name)
-                not_done.add(dataset_name)
-                continue
-            result, failure = _run_one(ctx, events, pipeline.datasets[dataset_name], dataset_name in refresh)
-            results[dataset_name] = result
-            if failure:
-                error = error or failure  # the update reports its first failure
-                not_done.add(dataset_name)
+        unresolved = preflight.check(ctx, order, edges)
+        if unresolved:
+            error = _record_unresolved(ctx, events, results, order, unresolved)
+        else:
+            events.add("update_progress", f"Update {uid[:6]} is RUNNING.", {"state": "RUNNING"})
+            error = _run_datasets(ctx, events, order, edges, refresh, results)
         _drop_views(spark, pipeline)
     state = "FAILED" if error else "COMPLETED"
     events.add("update_progress", f"Update {uid[:6]} is {state}.", {"state": state},
@@ -171,6 +166,38 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     if error and raise_on_failure:
         raise PipelineUpdateFailed(f"pipeline {pipeline.name!r} update {uid} FAILED: {error}")
     return update
+
+
+def _run_datasets(ctx: UpdateContext, events: EventBuffer, order, edges, refresh: set, results: dict) -> str | None:
+    """Run the datasets in ``order``, skipping those downstream of a failure; the update's first error."""
+    error, not_done = None, set()
+    for dataset_name in order:
+        if any(src in not_done for src, dst, _ in edges if dst == dataset_name):
+            results[dataset_name].status = "SKIPPED"
+            events.add("flow_progress", f"Flow '{dataset_name}' is SKIPPED: an upstream dataset failed.",
+                       {"status": "SKIPPED"}, flow=dataset_name)
+            not_done.add(dataset_name)
+            continue
+        result, failure = _run_one(ctx, events, ctx.pipeline.datasets[dataset_name], dataset_name in refresh)
+        results[dataset_name] = result
+        if failure:
+            error = error or failure  # the update reports its first failure
+            not_done.add(dataset_name)
+    return error
+
+
+def _record_unresolved(ctx: UpdateContext, events: EventBuffer, results: dict, order, unresolved: dict) -> str:
+    """The update fails before running anything: the datasets that cannot be resolved FAILED, the others
+    SKIPPED; the update's error is the first failure."""
+    for name in order:
+        if name in unresolved:
+            text = f"{unresolved[name]}{_missing_source_hint(ctx, unresolved[name].error)}"
+            results[name] = _failed(events, ctx.pipeline.datasets[name], text, None)[0]
+        else:
+            results[name].status = "SKIPPED"
+            events.add("flow_progress", f"Flow '{name}' is SKIPPED: the update failed while resolving its flows.",
+                       {"status": "SKIPPED"}, flow=name)
+    return next(results[name].error for name in order if name in unresolved)
 
 
 def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set) -> None:
@@ -199,7 +226,6 @@ def _start_events(events: EventBuffer, pipeline: Pipeline, order, edges, refresh
                        {"output_dataset": ds.name, "input_datasets": inputs, "flow_type": ds.kind or "table",
                         "language": flow.language, "expectations": [e.__dict__ for e in ds.expectations],
                         "source": f"{flow.file}:{flow.line}"}, flow=flow.name, dataset=ds.name)
-    events.add("update_progress", f"Update {events.update_id[:6]} is RUNNING.", {"state": "RUNNING"})
 
 
 def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tuple[DatasetResult, str | None]:
