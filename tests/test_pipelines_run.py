@@ -251,9 +251,16 @@ def test_flows_into_one_table_name_it_as_their_dataset_in_the_event_log(spark, s
     update = run_pipeline(Pipeline.from_sql("two_flows", text), schema=schema)
     assert update.state == "COMPLETED", update.error
     assert spark.table(f"{scratch_schema}.both_sources").count() == 6
-    definitions = (spark.table(f"{scratch_schema}.event_log_two_flows").where("event_type = 'flow_definition'")
-                   .select("origin.flow_name", "origin.dataset_name").collect())
-    assert sorted(map(tuple, definitions)) == [("from_a", "both_sources"), ("from_b", "both_sources")]
+    log = spark.table(f"{scratch_schema}.event_log_two_flows")
+    definitions = (log.where("event_type = 'flow_definition'")
+                   .selectExpr("origin.flow_name", "origin.dataset_name", "details:flow_definition.input_datasets")
+                   .collect())
+    assert sorted(map(tuple, definitions)) == [("from_a", "both_sources", f'["{scratch_schema}.a"]'),
+                                               ("from_b", "both_sources", f'["{scratch_schema}.b"]')]
+    completed = (log.where("event_type = 'flow_progress' AND details:flow_progress.status = 'COMPLETED'")
+                 .selectExpr("origin.flow_name", "origin.dataset_name",
+                             "CAST(details:flow_progress.metrics.num_output_rows AS INT)").collect())
+    assert sorted(map(tuple, completed)) == [("from_a", "both_sources", 3), ("from_b", "both_sources", 3)]
 
 
 def test_a_missing_source_says_what_the_schema_holds(spark, scratch_schema):

@@ -45,6 +45,15 @@ class DatasetResult:
     reads: list = field(default_factory=list)
     technique: str | None = None         # materialized views: NO_OP, APPEND_ONLY, GROUP_AGGREGATE, COMPLETE_RECOMPUTE
     technique_reason: str | None = None  # why it was not incremental
+    flows: list = field(default_factory=list)  # a streaming table with several flows: a DatasetResult per flow
+
+    def add_flow(self, flow: "DatasetResult") -> None:
+        """Count what one flow of this streaming table wrote into the table's totals."""
+        flow.status, flow.rows_written = "COMPLETED", flow.num_input_rows - flow.rows_dropped
+        self.flows.append(flow)
+        self.num_input_rows += flow.num_input_rows
+        self.quarantined += flow.quarantined
+        self.add_quality(flow.data_quality())
 
     def add_quality(self, quality: dict) -> None:
         """Sum ``data_quality`` counts (several batches or flows) into this result."""
@@ -260,7 +269,9 @@ def _run_streaming_table(ctx: UpdateContext, ds: Dataset, result: DatasetResult,
             raise PipelineDefinitionError(f"{flow.file}:{flow.line}: streaming table {ds.name!r}: flow "
                                           f"{flow.name!r} must read a stream (STREAM(x), spark.readStream, "
                                           "dlt.read_stream); for a batch query use a materialized view")
-        _run_stream(ctx, ds, flow, df, result, pending)
+        flow_result = DatasetResult(flow.name, ds.kind, result.table)
+        _run_stream(ctx, ds, flow, df, flow_result, pending)
+        result.add_flow(flow_result)
     if pending["replace"]:  # no micro-batch ran: the sources are empty, so is the refreshed table
         from pyspark.sql import functions as F
 

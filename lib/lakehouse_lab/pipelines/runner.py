@@ -143,7 +143,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration), \
             Background(spark) as ctx.background:
         _prepare_writes(ctx, pipeline, order, refresh)
-        _start_events(events, pipeline, order, edges, refresh, env)
+        _start_events(events, pipeline, order, refresh, env)
         unresolved = preflight.check(ctx, order, edges)
         if unresolved:
             error = _record_unresolved(ctx, events, results, order, unresolved)
@@ -212,7 +212,7 @@ def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set)
             ctx.prepare_write(name)
 
 
-def _start_events(events: EventBuffer, pipeline: Pipeline, order, edges, refresh, env) -> None:
+def _start_events(events: EventBuffer, pipeline: Pipeline, order, refresh, env) -> None:
     events.add("create_update", f"Update {events.update_id[:6]} started by API call.",
                {"cause": "API_CALL", "full_refresh": bool(refresh), "full_refresh_selection": sorted(refresh),
                 "environment": env, "sources": pipeline.sources})
@@ -221,7 +221,8 @@ def _start_events(events: EventBuffer, pipeline: Pipeline, order, edges, refresh
     for name in order:
         ds = pipeline.datasets[name]
         for flow in ds.flows:
-            inputs = sorted({src for src, dst, _ in edges if dst == name})
+            inputs = sorted({pipeline.resolve_reference(written.split("."), events.catalog, events.schema) or written
+                             for written, _ in flow.reads})
             events.add("flow_definition", f"Flow '{flow.name}' is defined as {flow.language}.",
                        {"output_dataset": ds.name, "input_datasets": inputs, "flow_type": ds.kind or "table",
                         "language": flow.language, "expectations": [e.__dict__ for e in ds.expectations],
@@ -229,8 +230,10 @@ def _start_events(events: EventBuffer, pipeline: Pipeline, order, edges, refresh
 
 
 def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tuple[DatasetResult, str | None]:
-    for status in ("QUEUED", "STARTING", "RUNNING"):
-        events.add("flow_progress", f"Flow '{ds.name}' is {status}.", {"status": status}, flow=ds.name)
+    for flow in ds.flows:
+        for status in ("QUEUED", "STARTING", "RUNNING"):
+            events.add("flow_progress", f"Flow '{flow.name}' is {status}.", {"status": status}, flow=flow.name,
+                       dataset=ds.name)
     try:
         result = run_dataset(ctx, ds, refresh)
     except ExpectationFailed as exc:
@@ -246,12 +249,13 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
         plan = incremental.Plan(result.technique, result.technique_reason)
         events.add("planning_information", f"Flow '{ds.name}' has been planned to be executed as "
                    f"{result.technique}.", plan.event_details(), flow=ds.name)
-    details = {"status": "COMPLETED", "metrics": {"num_output_rows": result.rows_written,
-                                                  "num_input_rows": result.num_input_rows}}
-    if ds.expectations:
-        details["data_quality"] = result.data_quality()
-    events.add("flow_progress", f"Flow '{ds.name}' has COMPLETED.", details, flow=ds.name,
-               level="METRICS" if ds.expectations else "INFO")
+    for flow in result.flows or [result]:  # one event per flow of a streaming table written by several
+        details = {"status": "COMPLETED", "metrics": {"num_output_rows": flow.rows_written,
+                                                      "num_input_rows": flow.num_input_rows}}
+        if ds.expectations:
+            details["data_quality"] = flow.data_quality()
+        events.add("flow_progress", f"Flow '{flow.name}' has COMPLETED.", details, flow=flow.name,
+                   dataset=ds.name, level="METRICS" if ds.expectations else "INFO")
     return result, None
 
 
