@@ -241,6 +241,32 @@ def test_a_query_that_does_not_resolve_fails_the_update_before_any_write(spark, 
     assert fixed.state == "COMPLETED" and spark.table(f"{scratch_schema}.total").first().total == 2 * sum(range(8))
 
 
+def test_a_validate_only_update_resolves_every_flow_and_writes_no_dataset(spark, scratch_schema, tmp_path, capsys):
+    from lakehouse_lab import cli
+
+    schema = scratch_schema.split(".")[1]
+    spark.range(5).withColumnRenamed("id", "n").write.saveAsTable(f"{scratch_schema}.numbers")
+    (tmp_path / "raw.sql").write_text("CREATE OR REFRESH STREAMING TABLE raw\n"
+                                      f"AS SELECT * FROM STREAM({scratch_schema}.numbers)")
+    (tmp_path / "clean.sql").write_text("CREATE MATERIALIZED VIEW clean\nAS SELECT n * 2 AS doubled\nFROM raw")
+    (tmp_path / "total.sql").write_text("CREATE MATERIALIZED VIEW total\nAS SELECT SUM(doubled) AS total FROM clean")
+    checked = run_pipeline(tmp_path, schema=schema, name="validated", validate_only=True)
+    assert checked.state == "COMPLETED" and checked.validate_only
+    assert {n: d.status for n, d in checked.datasets.items()} == {"raw": "VALIDATED", "clean": "VALIDATED",
+                                                                  "total": "VALIDATED"}
+    assert not any(spark.catalog.tableExists(f"{scratch_schema}.{t}") for t in ("raw", "clean", "total"))
+    created = (spark.table(f"{scratch_schema}.event_log_validated").where("event_type = 'create_update'")
+               .selectExpr("details:create_update.validate_only").first()[0])
+    assert created == "true"
+
+    (tmp_path / "clean.sql").write_text("CREATE MATERIALIZED VIEW clean\nAS SELECT n * 2 AS doubled\nFROM raw\n"
+                                        "WHERE m > 0")
+    assert cli.main(["pipeline", "run", str(tmp_path), "--name", "validated", "--validate-only"]) == 1
+    out, err = capsys.readouterr()
+    assert "validation" in out and "FAILED" in out
+    assert re.search(r"clean\.sql:4: dataset 'clean' cannot be resolved: \[UNRESOLVED_COLUMN", err)
+
+
 def test_flows_into_one_table_name_it_as_their_dataset_in_the_event_log(spark, scratch_schema):
     schema = scratch_schema.split(".")[1]
     for name, start in (("a", 0), ("b", 10)):

@@ -123,3 +123,12 @@ def test_bundle_deploy_then_run_runs_the_deployed_job(repo, spark, capsys):
     assert capsys.readouterr().out.startswith("orders_job: SUCCESS")
     assert cli.main(["bundle", "run", "--target", "staging", "nightly", str(repo.path)]) == 2
     assert "no deployed job or pipeline 'nightly'" in capsys.readouterr().err
+
+    staging = versions.snapshot(spark, [("staging_catalog", "analytics")])
+    args = ["bundle", "run", "--target", "staging", str(repo.path), "--validate-only"]
+    assert cli.main(args[:4] + ["orders_pipeline"] + args[4:]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("orders_pipeline: COMPLETED") and out.count('"status": "VALIDATED"') == 3
+    assert versions.snapshot(spark, [("staging_catalog", "analytics")]) == staging  # validated, nothing written
+    assert cli.main(args[:4] + ["orders_job"] + args[4:]) == 2
+    assert "--validate-only applies to pipelines; 'orders_job' is a job" in capsys.readouterr().err

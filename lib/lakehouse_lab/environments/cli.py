@@ -59,7 +59,7 @@ def _deploy(args) -> int:
 def _run(args) -> int:
     from .deploy import run
 
-    state, details = run(args.key, args.dir, args.target, _vars(args.var), args.full_refresh)
+    state, details = run(args.key, args.dir, args.target, _vars(args.var), args.full_refresh, args.validate_only)
     print(f"{args.key}: {state}")
     for row in details:
         print(f"  {json.dumps(row, default=str)}")
@@ -119,6 +119,9 @@ def register(subparsers) -> None:
             p.add_argument("--run", action="store_true", help="also run the bundle's pipelines")
         if name in ("deploy", "run"):
             p.add_argument("--full-refresh", action="store_true", help="recompute streaming tables from scratch")
+        if name == "run":
+            p.add_argument("--validate-only", action="store_true",
+                           help="a pipeline: resolve every flow without running any or writing a table")
         p.set_defaults(func=func)
 
     p = subparsers.add_parser("promote", help="git promotion: feature branch -> main -> staging -> prod")

@@ -1,6 +1,7 @@
 """``lakehouse-lab pipeline run|graph``: run an update or draw the dataflow graph of a pipeline folder.
 
     lakehouse-lab pipeline run notebooks/pipelines/orders --env dev --full-refresh silver_orders --json
+    lakehouse-lab pipeline run notebooks/pipelines/orders --validate-only
     lakehouse-lab pipeline graph notebooks/pipelines/orders --out orders.svg
 """
 from __future__ import annotations
@@ -21,14 +22,16 @@ def _run(args) -> int:
         refresh = True if refresh == "*" else [t.strip() for t in refresh.split(",") if t.strip()]
     try:
         pipeline = Pipeline.load(_source(args.path))  # a wrong path or a syntax error: before Spark starts
-        update = run_pipeline(pipeline, env=args.env, full_refresh=refresh or False, name=args.name)
+        update = run_pipeline(pipeline, env=args.env, full_refresh=refresh or False, name=args.name,
+                              validate_only=args.validate_only)
     except PipelineDefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(update.to_dict(), indent=2, default=str))
     else:
-        print(f"pipeline {update.pipeline_name} update {update.update_id}: {update.state} "
+        kind = "validation" if update.validate_only else "update"
+        print(f"pipeline {update.pipeline_name} {kind} {update.update_id}: {update.state} "
               f"in {update.duration_s:.1f}s (env {update.environment})")
         for row in update.summary():
             failed = ", ".join(f"{k}={v}" for k, v in row["failed_expectations"].items())
@@ -64,6 +67,8 @@ def register(subparsers) -> None:
     run.add_argument("--name", default=None, help="pipeline name (default: <folder>_pipeline)")
     run.add_argument("--full-refresh", nargs="?", const="*", default=None, metavar="TABLE,…",
                      help="reset tables and checkpoints: all, or the listed tables (give it after PATH)")
+    run.add_argument("--validate-only", action="store_true",
+                     help="resolve every flow (columns, tables, functions) without running any or writing a table")
     run.add_argument("--json", action="store_true", help="print the update as JSON")
     run.set_defaults(func=_run)
     g = sub.add_parser("graph", help="write the dataflow graph of PATH as SVG")

@@ -11,9 +11,13 @@ Not checked here, and checked when the dataset runs as before: datasets downstre
 that read a pipeline dataset by a qualified name (``schema.table``: the table may not exist before the first
 update), and Python functions that fail for reasons other than analysis (e.g. an action on a stand-in).
 
->>> failures = check(ctx, order, edges)   # doctest: +SKIP
->>> failures["gold"].where, failures["gold"].message.split(":")[0]   # doctest: +SKIP
-('gold.sql:4', '[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column ... `amout` cannot be resolved ...')
+>>> resolution = check(ctx, order, edges)   # doctest: +SKIP
+>>> resolution.resolved                   # doctest: +SKIP
+['bronze', 'silver']
+>>> print(resolution.unresolved["gold"])   # doctest: +SKIP
+gold.sql:6: dataset 'gold' cannot be resolved: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column … with name `amout`
+cannot be resolved. Did you mean one of the following? [`amount`, `id`]. SQLSTATE: 42703
+    SUM(amout) AS total
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from .. import expectations as ex
 from .flows import UpdateContext, build_dataframe
 from .model import Dataset, Flow, PipelineDefinitionError
 
-_POSITION = re.compile(r";?\s*line (\d+) pos \d+;?$")
+_POSITION = re.compile(r";?\s*line (\d+) pos \d+;?$", re.M)
 _WHERE = re.compile(r"(\S+:\d+): ")
 
 
@@ -37,13 +41,24 @@ class Unresolved:
     where: str
     message: str
     error: Exception
+    text: str = ""  # the definition's line it points at
 
     def __str__(self) -> str:
-        return f"{self.where}: dataset {self.dataset!r} cannot be resolved: {self.message}"
+        shown = f"\n    {self.text}" if self.text else ""
+        return f"{self.where}: dataset {self.dataset!r} cannot be resolved: {self.message}{shown}"
 
 
-def check(ctx: UpdateContext, order: list[str], edges: list) -> dict[str, Unresolved]:
-    """Analyse the flows of every dataset in ``order``; what cannot be resolved, by dataset name."""
+@dataclass
+class Resolution:
+    """The datasets whose flows all resolved, in order, and those that cannot be resolved, by name (the others
+    were not checked: see the module docstring)."""
+
+    resolved: list[str]
+    unresolved: dict[str, Unresolved]
+
+
+def check(ctx: UpdateContext, order: list[str], edges: list) -> Resolution:
+    """Analyse the flows of every dataset in ``order``, each against stand-ins of the datasets it reads."""
     streamed = {src for src, _, streaming in edges if streaming}
     failed: dict[str, Unresolved] = {}
     stand_ins: list[str] = []
@@ -63,7 +78,7 @@ def check(ctx: UpdateContext, order: list[str], edges: list) -> dict[str, Unreso
     finally:
         for name in stand_ins:
             ctx.spark.catalog.dropTempView(ctx.pipeline.datasets[name].name)
-    return failed
+    return Resolution(stand_ins, failed)
 
 
 def _resolver(ctx: UpdateContext, stand_ins: list[str]):
@@ -95,7 +110,8 @@ def _check_dataset(ctx: UpdateContext, ds: Dataset, resolve):
             df = build_dataframe(ctx, flow, resolve)
             if ds.expectations:
                 df = ex.apply(df, ds.expectations, ds.name, observe=False).df
-            columns = columns or df.schema
+            schema = df.schema  # every flow analysed, the first one's columns kept
+            columns = columns or schema
         except (AnalysisException, PipelineDefinitionError) as exc:
             return None, _unresolved(ds, flow, exc)
         except Exception:  # noqa: BLE001 - not an analysis error: the dataset's own run will tell
@@ -117,11 +133,12 @@ def _unresolved(ds: Dataset, flow: Flow, exc: Exception) -> Unresolved:
     where = _WHERE.match(first)
     if where:  # a PipelineDefinitionError that names its place
         return Unresolved(ds.name, where.group(1), first[where.end():], exc)
-    line, position = flow.line, _POSITION.search(first)
-    if position:
-        line += int(position.group(1)) - 1 if flow.sql is not None else 0
-        first = first[:position.start()]
+    line, text, position = flow.line, "", _POSITION.search(str(exc))  # "…SQLSTATE: 42703; line 2 pos 7;"
+    if position and flow.sql is not None:
+        line += int(position.group(1)) - 1
+        text = flow.sql.splitlines()[int(position.group(1)) - 1].strip()
+    first = _POSITION.sub("", first)
     if flow.sql is None:  # the line of the function that made the failing call
         line = next((t.lineno for t in reversed(traceback.extract_tb(exc.__traceback__)) if t.filename == flow.file),
                     line)
-    return Unresolved(ds.name, f"{flow.file}:{line}", first.rstrip(" ;"), exc)
+    return Unresolved(ds.name, f"{flow.file}:{line}", first.rstrip(" ;"), exc, text)

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import paths, run_context
 from ..expectations import ExpectationFailed
@@ -47,6 +47,7 @@ class PipelineUpdate:
     end_time: dt.datetime
     pipeline: Pipeline = field(repr=False)
     edges: list = field(default_factory=list, repr=False)
+    validate_only: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -62,7 +63,8 @@ class PipelineUpdate:
     def to_dict(self) -> dict:
         return {"pipeline_id": self.pipeline_id, "pipeline_name": self.pipeline_name, "update_id": self.update_id,
                 "state": self.state, "error": self.error, "environment": self.environment,
-                "full_refresh": self.full_refresh, "start_time": self.start_time.isoformat(),
+                "full_refresh": self.full_refresh, "validate_only": self.validate_only,
+                "start_time": self.start_time.isoformat(),
                 "end_time": self.end_time.isoformat(), "datasets": self.summary()}
 
     def graph(self):
@@ -97,7 +99,7 @@ def _selection(pipeline: Pipeline, full_refresh) -> set[str]:
 
 def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = False, name: str | None = None,
                  configuration: dict | None = None, raise_on_failure: bool = False,
-                 schema: str | None = None) -> PipelineUpdate:
+                 schema: str | None = None, validate_only: bool = False) -> PipelineUpdate:
     """Run one update of the pipeline in ``source`` (folder, file, list of files or :class:`Pipeline`).
 
     Definition errors (syntax, unknown ``LIVE.x``, cycles) raise :class:`PipelineDefinitionError` before
@@ -105,6 +107,10 @@ def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = 
     before anything is written. A failing dataset (e.g. ``ON VIOLATION FAIL UPDATE``) ends the update ``FAILED``;
     datasets downstream of it are skipped, the others still run. ``schema`` publishes into another schema of the
     environment's catalog (default: the environment's schema, e.g. ``dev_catalog.analytics``).
+
+    ``validate_only`` (Databricks' *validate* update): resolve every flow, run none, write no dataset; the update
+    (``COMPLETED`` or ``FAILED``) and its events are still recorded. Datasets end ``VALIDATED``, ``FAILED``, or
+    ``SKIPPED`` when they can only be checked by running (see ``preflight``).
     """
     import lakehouse_lab as lab
 
@@ -112,12 +118,13 @@ def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = 
     spark = lab.start(env)
     try:
         return _run(spark, source, env or previous_env, full_refresh, name, configuration, raise_on_failure,
-                    schema)
+                    schema, validate_only)
     finally:
         lab.start(previous_env)  # also restores the current schema
 
 
-def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure, schema) -> PipelineUpdate:
+def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure, schema,
+         validate_only) -> PipelineUpdate:
     import lakehouse_lab as lab
 
     cfg = lab.current_config()
@@ -142,11 +149,12 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     results = {n: DatasetResult(n, pipeline.datasets[n].kind or "table", None) for n in order}
     with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration), \
             Background(spark) as ctx.background:
-        _prepare_writes(ctx, pipeline, order, refresh)
-        _start_events(events, pipeline, order, refresh, env)
-        unresolved = preflight.check(ctx, order, edges)
-        if unresolved:
-            error = _record_unresolved(ctx, events, results, order, unresolved)
+        if not validate_only:
+            _prepare_writes(ctx, pipeline, order, refresh)
+        _start_events(events, pipeline, order, refresh, env, validate_only)
+        resolution = preflight.check(ctx, order, edges)
+        if resolution.unresolved or validate_only:
+            error = _record_resolution(ctx, events, results, order, resolution, validate_only)
         else:
             events.add("update_progress", f"Update {uid[:6]} is RUNNING.", {"state": "RUNNING"})
             error = _run_datasets(ctx, events, order, edges, refresh, results)
@@ -162,7 +170,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
                          "created_by": run_context.current().created_by})
     update = PipelineUpdate(pid, pipeline.name, uid, state, error, results,
                             full_refresh if isinstance(full_refresh, bool) else sorted(refresh), env, start, end,
-                            pipeline, edges)
+                            pipeline, edges, validate_only)
     if error and raise_on_failure:
         raise PipelineUpdateFailed(f"pipeline {pipeline.name!r} update {uid} FAILED: {error}")
     return update
@@ -186,18 +194,23 @@ def _run_datasets(ctx: UpdateContext, events: EventBuffer, order, edges, refresh
     return error
 
 
-def _record_unresolved(ctx: UpdateContext, events: EventBuffer, results: dict, order, unresolved: dict) -> str:
-    """The update fails before running anything: the datasets that cannot be resolved FAILED, the others
-    SKIPPED; the update's error is the first failure."""
+def _record_resolution(ctx: UpdateContext, events: EventBuffer, results: dict, order, resolution,
+                       validate_only: bool) -> str | None:
+    """An update that runs no dataset: one that cannot resolve them all, or a validation. Datasets that cannot
+    be resolved are FAILED, resolved ones VALIDATED (in a validation), the others SKIPPED; returns the first
+    failure, the update's error."""
     for name in order:
-        if name in unresolved:
-            text = f"{unresolved[name]}{_missing_source_hint(ctx, unresolved[name].error)}"
+        if name in resolution.unresolved:
+            found = resolution.unresolved[name]
+            text = str(replace(found, message=found.message + _missing_source_hint(ctx, found.error)))
             results[name] = _failed(events, ctx.pipeline.datasets[name], text, None)[0]
+        elif validate_only and name in resolution.resolved:
+            results[name].status = "VALIDATED"
         else:
             results[name].status = "SKIPPED"
-            events.add("flow_progress", f"Flow '{name}' is SKIPPED: the update failed while resolving its flows.",
-                       {"status": "SKIPPED"}, flow=name)
-    return next(results[name].error for name in order if name in unresolved)
+            why = "it is checked only when it runs" if validate_only else "the update failed while resolving its flows"
+            events.add("flow_progress", f"Flow '{name}' is SKIPPED: {why}.", {"status": "SKIPPED"}, flow=name)
+    return next((results[name].error for name in order if name in resolution.unresolved), None)
 
 
 def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set) -> None:
@@ -212,10 +225,10 @@ def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set)
             ctx.prepare_write(name)
 
 
-def _start_events(events: EventBuffer, pipeline: Pipeline, order, refresh, env) -> None:
+def _start_events(events: EventBuffer, pipeline: Pipeline, order, refresh, env, validate_only: bool) -> None:
     events.add("create_update", f"Update {events.update_id[:6]} started by API call.",
                {"cause": "API_CALL", "full_refresh": bool(refresh), "full_refresh_selection": sorted(refresh),
-                "environment": env, "sources": pipeline.sources})
+                "validate_only": validate_only, "environment": env, "sources": pipeline.sources})
     for state in ("QUEUED", "INITIALIZING", "SETTING_UP_TABLES"):
         events.add("update_progress", f"Update {events.update_id[:6]} is {state}.", {"state": state})
     for name in order:
