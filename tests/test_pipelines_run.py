@@ -4,6 +4,7 @@ and definition errors rejected before any write."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import textwrap
@@ -108,8 +109,9 @@ def test_seed_sql_runs_unchanged_incrementally_and_fails_without_partial_writes(
         f"update_id = '{failed.update_id}' AND level = 'ERROR'").count()
     assert errors == 2  # the failed flow and the failed update
 
-    refreshed = run_pipeline(SEED, schema=schema, full_refresh=["bronze_orders"])
+    refreshed = run_pipeline(SEED, schema=schema, full_refresh=["bronze_orders"], refresh_selection=["silver_orders"])
     assert refreshed.state == "FAILED"  # the bad batch is still in the source
+    assert refreshed.datasets["gold_customer_metrics"].status == "EXCLUDED"
     assert refreshed.datasets["bronze_orders"].rows_written == 53  # re-read from the start
     assert spark.table(f"{scratch_schema}.bronze_orders").count() == 53  # replaced, not appended to
 
@@ -265,6 +267,39 @@ def test_a_validate_only_update_resolves_every_flow_and_writes_no_dataset(spark,
     out, err = capsys.readouterr()
     assert "validation" in out and "FAILED" in out
     assert re.search(r"clean\.sql:4: dataset 'clean' cannot be resolved: \[UNRESOLVED_COLUMN", err)
+
+
+def test_a_refresh_selection_runs_only_the_tables_named(spark, scratch_schema):
+    schema = scratch_schema.split(".")[1]
+    spark.range(5).withColumnRenamed("id", "n").write.saveAsTable(f"{scratch_schema}.numbers")
+    text = (f"CREATE OR REFRESH STREAMING TABLE raw AS SELECT * FROM STREAM({scratch_schema}.numbers);\n"
+            "CREATE TEMPORARY VIEW positive AS SELECT n FROM LIVE.raw WHERE n > 0;\n"
+            "CREATE MATERIALIZED VIEW clean AS SELECT n * 2 AS doubled FROM LIVE.positive;\n"
+            "CREATE MATERIALIZED VIEW total AS SELECT SUM(doubled) AS total FROM LIVE.clean")
+    run = functools.partial(run_pipeline, Pipeline.from_sql("selected", text), schema=schema)
+    assert run().state == "COMPLETED"
+    versions = {t: TableLog.of(spark, f"{scratch_schema}.{t}").snapshot().version for t in ("clean", "total")}
+    spark.range(5, 8).withColumnRenamed("id", "n").write.mode("append").saveAsTable(f"{scratch_schema}.numbers")
+
+    only_raw = run(refresh_selection=["raw"])
+    assert {n: d.status for n, d in only_raw.datasets.items()} == \
+        {"raw": "COMPLETED", "positive": "EXCLUDED", "clean": "EXCLUDED", "total": "EXCLUDED"}
+    assert only_raw.datasets["raw"].rows_written == 3 and only_raw.refresh_selection == ["raw"]
+    assert versions == {t: TableLog.of(spark, f"{scratch_schema}.{t}").snapshot().version for t in versions}
+    log = spark.table(f"{scratch_schema}.event_log_selected").where(f"origin.update_id = '{only_raw.update_id}'")
+    assert log.where("details:flow_progress.status = 'EXCLUDED'").count() == 3
+    assert log.where("event_type = 'create_update'").selectExpr("details:create_update.refresh_selection").first()[0] \
+        == '["raw"]'
+
+    clean = run(refresh_selection=["clean"])  # reads raw as it is, through the view it needs
+    assert [n for n, d in clean.datasets.items() if d.status == "COMPLETED"] == ["positive", "clean"]
+    assert spark.table(f"{scratch_schema}.clean").count() == 7
+    assert spark.table(f"{scratch_schema}.total").first().total == 2 * sum(range(5))  # left as it was
+
+    with pytest.raises(PipelineDefinitionError, match=r"refresh_selection names \['totl'\] not in pipeline"):
+        run(refresh_selection=["totl"])
+    with pytest.raises(PipelineDefinitionError, match="full_refresh=True refreshes every dataset"):
+        run(full_refresh=True, refresh_selection=["total"])
 
 
 def test_flows_into_one_table_name_it_as_their_dataset_in_the_event_log(spark, scratch_schema):

@@ -61,6 +61,8 @@ def _bronze_rows_last_update(answer) -> str | None:
     last = log.where("event_type = 'create_update'").orderBy("timestamp", ascending=False).first()
     row = log.where(f"event_type = 'flow_progress' AND origin.update_id = '{last.origin.update_id}' "
                     "AND origin.flow_name = 'bronze_orders' AND details LIKE '%num_output_rows%'").first()
+    if row is None:
+        return "The latest update did not run bronze_orders: run the pipeline again, then count."
     expected = json.loads(row.details)["flow_progress"]["metrics"]["num_output_rows"]
     if answer == lab.start().table(lab.table("bronze_orders")).count() and answer != expected:
         return "That is every row of bronze_orders: the update only processed the new ones."

@@ -77,6 +77,8 @@ class PythonTask(_Model):
 class PipelineTask(_Model):
     pipeline_id: str
     full_refresh: bool = False
+    full_refresh_selection: list[str] = Field(default_factory=list)
+    refresh_selection: list[str] = Field(default_factory=list)
 
 
 class ConditionTask(_Model):

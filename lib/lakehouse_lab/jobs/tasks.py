@@ -256,7 +256,9 @@ def run_pipeline_task(task, ctx, spark, env_name, deadline, cancel) -> Outcome:
     holder: dict = {}
 
     def body():
-        update = run_pipeline(spec.pipeline_id, env=env_name, full_refresh=spec.full_refresh)
+        update = run_pipeline(spec.pipeline_id, env=env_name,
+                              full_refresh=spec.full_refresh or spec.full_refresh_selection or False,
+                              refresh_selection=spec.refresh_selection or None)
         holder["update"] = update
         return getattr(update, "update_id", None)
 

@@ -1,6 +1,7 @@
 """``lakehouse-lab pipeline run|graph``: run an update or draw the dataflow graph of a pipeline folder.
 
     lakehouse-lab pipeline run notebooks/pipelines/orders --env dev --full-refresh silver_orders --json
+    lakehouse-lab pipeline run notebooks/pipelines/orders --refresh silver_orders,gold_customer_metrics
     lakehouse-lab pipeline run notebooks/pipelines/orders --validate-only
     lakehouse-lab pipeline graph notebooks/pipelines/orders --out orders.svg
 """
@@ -14,16 +15,18 @@ def _source(paths: list[str]):
     return paths[0] if len(paths) == 1 else paths
 
 
+def _tables(listed: str | None) -> list[str] | None:
+    return None if listed is None else [t.strip() for t in listed.split(",") if t.strip()]
+
+
 def _run(args) -> int:
     from . import Pipeline, PipelineDefinitionError, run_pipeline
 
-    refresh = args.full_refresh
-    if refresh is not None:
-        refresh = True if refresh == "*" else [t.strip() for t in refresh.split(",") if t.strip()]
+    full_refresh = True if args.full_refresh == "*" else _tables(args.full_refresh)
     try:
         pipeline = Pipeline.load(_source(args.path))  # a wrong path or a syntax error: before Spark starts
-        update = run_pipeline(pipeline, env=args.env, full_refresh=refresh or False, name=args.name,
-                              validate_only=args.validate_only)
+        update = run_pipeline(pipeline, env=args.env, full_refresh=full_refresh or False, name=args.name,
+                              validate_only=args.validate_only, refresh_selection=_tables(args.refresh))
     except PipelineDefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -66,7 +69,11 @@ def register(subparsers) -> None:
     run.add_argument("--env", default=None, help="environment (dev, staging, prod); default dev")
     run.add_argument("--name", default=None, help="pipeline name (default: <folder>_pipeline)")
     run.add_argument("--full-refresh", nargs="?", const="*", default=None, metavar="TABLE,…",
-                     help="reset tables and checkpoints: all, or the listed tables (give it after PATH)")
+                     help="reset tables and checkpoints and recompute: all, or only the listed tables (give it "
+                          "after PATH)")
+    run.add_argument("--refresh", default=None, metavar="TABLE,…",
+                     help="update only the listed tables (with --full-refresh T,…: those too); the others are "
+                          "EXCLUDED")
     run.add_argument("--validate-only", action="store_true",
                      help="resolve every flow (columns, tables, functions) without running any or writing a table")
     run.add_argument("--json", action="store_true", help="print the update as JSON")

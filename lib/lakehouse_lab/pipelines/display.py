@@ -1,7 +1,8 @@
 """How a pipeline shows itself: the dataflow graph as SVG (graphviz) and an update summary table.
 
 Nodes are coloured by layer (bronze brown, silver slate, gold olive — as in the course diagrams), outlined
-by the last status (green completed, red failed, grey skipped); edges carry the rows written and dropped.
+by the last status (green completed, red failed, grey skipped, light grey excluded, blue validated); edges carry
+the rows written and dropped.
 
 >>> from lakehouse_lab.pipelines.graph import Pipeline
 >>> from lakehouse_lab.pipelines.display import pipeline_graph
@@ -14,7 +15,8 @@ from __future__ import annotations
 import html
 
 LAYER_COLOURS = {"bronze": "#8B4513", "silver": "#2F4F4F", "gold": "#556B2F", "other": "#4A6FA5"}
-STATUS_COLOURS = {"COMPLETED": "#2E7D32", "FAILED": "#D32F2F", "SKIPPED": "#9E9E9E", "QUEUED": "#FFFFFF"}
+STATUS_COLOURS = {"COMPLETED": "#2E7D32", "FAILED": "#D32F2F", "SKIPPED": "#9E9E9E", "QUEUED": "#FFFFFF",
+                  "EXCLUDED": "#E0E0E0", "VALIDATED": "#1565C0"}
 SHAPES = {"streaming_table": "box", "materialized_view": "box3d", "view": "ellipse", "table": "box"}
 
 

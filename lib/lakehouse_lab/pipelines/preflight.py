@@ -58,7 +58,8 @@ class Resolution:
 
 
 def check(ctx: UpdateContext, order: list[str], edges: list) -> Resolution:
-    """Analyse the flows of every dataset in ``order``, each against stand-ins of the datasets it reads."""
+    """Analyse the flows of every dataset in ``order`` (those the update runs), each against stand-ins of the
+    datasets it reads; a dataset outside ``order`` is read as its table is."""
     streamed = {src for src, _, streaming in edges if streaming}
     failed: dict[str, Unresolved] = {}
     stand_ins: list[str] = []
@@ -66,7 +67,7 @@ def check(ctx: UpdateContext, order: list[str], edges: list) -> Resolution:
     try:
         for name in order:
             ds = ctx.pipeline.datasets[name]
-            upstream = {src for src, dst, _ in edges if dst == name and src in ctx.pipeline.datasets}
+            upstream = {src for src, dst, _ in edges if dst == name and src in order}  # others: read as stored
             if upstream - set(stand_ins) or _reads_by_qualified_name(ctx, ds):
                 continue
             columns, unresolved = _check_dataset(ctx, ds, resolve)

@@ -48,6 +48,7 @@ class PipelineUpdate:
     pipeline: Pipeline = field(repr=False)
     edges: list = field(default_factory=list, repr=False)
     validate_only: bool = False
+    refresh_selection: list = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -63,8 +64,8 @@ class PipelineUpdate:
     def to_dict(self) -> dict:
         return {"pipeline_id": self.pipeline_id, "pipeline_name": self.pipeline_name, "update_id": self.update_id,
                 "state": self.state, "error": self.error, "environment": self.environment,
-                "full_refresh": self.full_refresh, "validate_only": self.validate_only,
-                "start_time": self.start_time.isoformat(),
+                "full_refresh": self.full_refresh, "refresh_selection": self.refresh_selection,
+                "validate_only": self.validate_only, "start_time": self.start_time.isoformat(),
                 "end_time": self.end_time.isoformat(), "datasets": self.summary()}
 
     def graph(self):
@@ -84,7 +85,7 @@ def pipeline_id_for(name: str, catalog: str, schema: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{catalog}.{schema}.{name}"))
 
 
-def _selection(pipeline: Pipeline, full_refresh) -> set[str]:
+def _selection(pipeline: Pipeline, full_refresh, option: str = "full_refresh") -> set[str]:
     if full_refresh is True:
         return set(pipeline.datasets)
     if not full_refresh:
@@ -92,14 +93,35 @@ def _selection(pipeline: Pipeline, full_refresh) -> set[str]:
     names = [full_refresh] if isinstance(full_refresh, str) else list(full_refresh)
     unknown = [n for n in names if n not in pipeline.datasets]
     if unknown:
-        raise PipelineDefinitionError(f"full_refresh names {unknown} not in pipeline {pipeline.name!r} "
+        raise PipelineDefinitionError(f"{option} names {unknown} not in pipeline {pipeline.name!r} "
                                       f"(datasets: {', '.join(sorted(pipeline.datasets))})")
     return set(names)
 
 
+def _run_set(pipeline: Pipeline, order: list, edges, refresh_selection, full_refresh) -> list[str]:
+    """The datasets this update runs, in order: all of them, or when tables are selected (``refresh_selection``,
+    a ``full_refresh`` list) those, with the temporary views they read (views are not stored)."""
+    if refresh_selection is None and not isinstance(full_refresh, (list, tuple, set, str)):
+        return order
+    if full_refresh is True:
+        raise PipelineDefinitionError("full_refresh=True refreshes every dataset; to refresh some and fully "
+                                      "refresh others, give full_refresh a list of tables")
+    selected = _selection(pipeline, full_refresh) | _selection(pipeline, refresh_selection or [], "refresh_selection")
+    views = {n for n, ds in pipeline.datasets.items() if ds.kind == "view"}
+    pending = list(selected)
+    while pending:
+        name = pending.pop()
+        for src, dst, _ in edges:
+            if dst == name and src in views and src not in selected:
+                selected.add(src)
+                pending.append(src)
+    return [name for name in order if name in selected]
+
+
 def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = False, name: str | None = None,
                  configuration: dict | None = None, raise_on_failure: bool = False,
-                 schema: str | None = None, validate_only: bool = False) -> PipelineUpdate:
+                 schema: str | None = None, validate_only: bool = False,
+                 refresh_selection: list | None = None) -> PipelineUpdate:
     """Run one update of the pipeline in ``source`` (folder, file, list of files or :class:`Pipeline`).
 
     Definition errors (syntax, unknown ``LIVE.x``, cycles) raise :class:`PipelineDefinitionError` before
@@ -107,6 +129,9 @@ def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = 
     before anything is written. A failing dataset (e.g. ``ON VIOLATION FAIL UPDATE``) ends the update ``FAILED``;
     datasets downstream of it are skipped, the others still run. ``schema`` publishes into another schema of the
     environment's catalog (default: the environment's schema, e.g. ``dev_catalog.analytics``).
+
+    ``refresh_selection`` (as on Databricks): update only these tables, and fully refresh those ``full_refresh``
+    lists; the other datasets are ``EXCLUDED``, and a selected one reads them as they are.
 
     ``validate_only`` (Databricks' *validate* update): resolve every flow, run none, write no dataset; the update
     (``COMPLETED`` or ``FAILED``) and its events are still recorded. Datasets end ``VALIDATED``, ``FAILED``, or
@@ -118,13 +143,13 @@ def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = 
     spark = lab.start(env)
     try:
         return _run(spark, source, env or previous_env, full_refresh, name, configuration, raise_on_failure,
-                    schema, validate_only)
+                    schema, validate_only, refresh_selection)
     finally:
         lab.start(previous_env)  # also restores the current schema
 
 
 def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure, schema,
-         validate_only) -> PipelineUpdate:
+         validate_only, refresh_selection) -> PipelineUpdate:
     import lakehouse_lab as lab
 
     cfg = lab.current_config()
@@ -140,6 +165,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     order = pipeline.order(catalog, schema)
     edges = pipeline.edges(catalog, schema)
     refresh = _selection(pipeline, full_refresh)
+    selected = _run_set(pipeline, order, edges, refresh_selection, full_refresh)
     pid, uid = pipeline_id_for(pipeline.name, catalog, schema), str(uuid.uuid4())
     ctx = UpdateContext(spark, pipeline, catalog, schema, uid,
                         paths.under(paths.lab_root(), "pipelines", f"{catalog}.{schema}", pipeline.name, "checkpoints"),
@@ -150,14 +176,15 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration), \
             Background(spark) as ctx.background:
         if not validate_only:
-            _prepare_writes(ctx, pipeline, order, refresh)
-        _start_events(events, pipeline, order, refresh, env, validate_only)
-        resolution = preflight.check(ctx, order, edges)
+            _prepare_writes(ctx, pipeline, selected, refresh)
+        _start_events(events, pipeline, order, refresh, env, validate_only, refresh_selection)
+        _exclude(events, results, order, selected)
+        resolution = preflight.check(ctx, selected, edges)
         if resolution.unresolved or validate_only:
-            error = _record_resolution(ctx, events, results, order, resolution, validate_only)
+            error = _record_resolution(ctx, events, results, selected, resolution, validate_only)
         else:
             events.add("update_progress", f"Update {uid[:6]} is RUNNING.", {"state": "RUNNING"})
-            error = _run_datasets(ctx, events, order, edges, refresh, results)
+            error = _run_datasets(ctx, events, selected, edges, refresh, results)
         _drop_views(spark, pipeline)
     state = "FAILED" if error else "COMPLETED"
     events.add("update_progress", f"Update {uid[:6]} is {state}.", {"state": state},
@@ -170,7 +197,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
                          "created_by": run_context.current().created_by})
     update = PipelineUpdate(pid, pipeline.name, uid, state, error, results,
                             full_refresh if isinstance(full_refresh, bool) else sorted(refresh), env, start, end,
-                            pipeline, edges, validate_only)
+                            pipeline, edges, validate_only, sorted(refresh_selection or []))
     if error and raise_on_failure:
         raise PipelineUpdateFailed(f"pipeline {pipeline.name!r} update {uid} FAILED: {error}")
     return update
@@ -213,6 +240,15 @@ def _record_resolution(ctx: UpdateContext, events: EventBuffer, results: dict, o
     return next((results[name].error for name in order if name in resolution.unresolved), None)
 
 
+def _exclude(events: EventBuffer, results: dict, order, selected: list) -> None:
+    """Datasets outside a refresh selection do not run: EXCLUDED, as on Databricks."""
+    for name in order:
+        if name not in selected:
+            results[name].status = "EXCLUDED"
+            events.add("flow_progress", f"Flow '{name}' is EXCLUDED: not in the refresh selection.",
+                       {"status": "EXCLUDED"}, flow=name)
+
+
 def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set) -> None:
     """Have the table state built, in the background and in the order of the update, for the writes that will
     need it: a streaming table's appends (they check a transaction id) and a materialized view's overwrite (it
@@ -225,10 +261,12 @@ def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set)
             ctx.prepare_write(name)
 
 
-def _start_events(events: EventBuffer, pipeline: Pipeline, order, refresh, env, validate_only: bool) -> None:
+def _start_events(events: EventBuffer, pipeline: Pipeline, order, refresh, env, validate_only: bool,
+                  refresh_selection) -> None:
     events.add("create_update", f"Update {events.update_id[:6]} started by API call.",
                {"cause": "API_CALL", "full_refresh": bool(refresh), "full_refresh_selection": sorted(refresh),
-                "validate_only": validate_only, "environment": env, "sources": pipeline.sources})
+                "refresh_selection": sorted(refresh_selection or []), "validate_only": validate_only,
+                "environment": env, "sources": pipeline.sources})
     for state in ("QUEUED", "INITIALIZING", "SETTING_UP_TABLES"):
         events.add("update_progress", f"Update {events.update_id[:6]} is {state}.", {"state": state})
     for name in order:
