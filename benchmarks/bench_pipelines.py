@@ -168,7 +168,7 @@ def main() -> None:
     }
     save("pipelines", figures, ratios,
          notes=f"{args.orders} orders; full refreshes: median of {args.repeat}, the three run in turn after a "
-               f"warm-up each; incremental: median of {args.repeat} after one warm-up round; targets: "
+               f"warm-up each; incremental: median of {args.incremental_repeat} after one warm-up round; targets: "
                "engine_vs_hand_written <= 1.15, incremental_vs_full_refresh <= 0.2, expectations_on_vs_off <= 1.10. "
                "In the incremental update the "
                "materialized views refresh incrementally (silver APPEND_ONLY, gold GROUP_AGGREGATE; see "
