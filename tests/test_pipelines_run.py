@@ -302,6 +302,33 @@ def test_a_refresh_selection_runs_only_the_tables_named(spark, scratch_schema):
         run(full_refresh=True, refresh_selection=["total"])
 
 
+def test_updates_started_from_several_threads_do_not_mix(spark, scratch_schema):
+    """Two pipelines with the same dataset names, into two schemas, started at once (as a job's parallel tasks)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyspark import inheritable_thread_target
+
+    first = scratch_schema.split(".")[1]
+    second = f"{first}_b"
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS dev_catalog.{second}")
+    try:
+        def update(schema, factor):
+            text = (f"CREATE TEMPORARY VIEW base AS SELECT id * {factor} AS n FROM range(4);\n"
+                    "CREATE MATERIALIZED VIEW clean AS SELECT n FROM LIVE.base WHERE n > 0;\n"
+                    "CREATE MATERIALIZED VIEW total AS SELECT SUM(n) AS total FROM LIVE.clean")
+            return run_pipeline(Pipeline.from_sql("threads", text), schema=schema)
+
+        with ThreadPoolExecutor(2) as pool:
+            runs = [pool.submit(inheritable_thread_target(spark)(update), schema, factor)
+                    for schema, factor in ((first, 1), (second, 10))]
+            states = [r.result().state for r in runs]
+        assert states == ["COMPLETED", "COMPLETED"]
+        assert spark.table(f"dev_catalog.{first}.total").first().total == 6
+        assert spark.table(f"dev_catalog.{second}.total").first().total == 60
+    finally:
+        spark.sql(f"DROP SCHEMA IF EXISTS dev_catalog.{second} CASCADE")
+
+
 def test_flows_into_one_table_name_it_as_their_dataset_in_the_event_log(spark, scratch_schema):
     schema = scratch_schema.split(".")[1]
     for name, start in (("a", 0), ("b", 10)):

@@ -26,6 +26,7 @@ import traceback
 from dataclasses import dataclass
 
 from .. import expectations as ex
+from ..frames import empty_frame
 from .flows import UpdateContext, build_dataframe
 from .model import Dataset, Flow, PipelineDefinitionError
 
@@ -124,8 +125,10 @@ def _stand_in(spark, columns, streaming: bool):
     """No rows, ``columns``' names and types; a streaming DataFrame when ``streaming``."""
     from pyspark.sql import functions as F
 
-    source = spark.readStream.format("rate").load() if streaming else spark.range(0)
-    return source.select(*[F.lit(None).cast(c.dataType).alias(c.name) for c in columns])
+    if not streaming:
+        return empty_frame(spark, columns)
+    return spark.readStream.format("rate").load().select(*[F.lit(None).cast(c.dataType).alias(c.name)
+                                                           for c in columns])
 
 
 def _unresolved(ds: Dataset, flow: Flow, exc: Exception) -> Unresolved:

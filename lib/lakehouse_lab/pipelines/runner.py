@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,10 @@ from .graph import Pipeline
 from .model import IDENTIFIER, PipelineDefinitionError
 
 _NAMESPACE = uuid.UUID("5b0c7f52-5d1e-4a39-9a7e-0d1c1ab5e2a4")
+# Updates share the session: its environment, current schema and temporary views (stand-ins, views). On
+# Databricks each pipeline has a cluster of its own; here, updates started from several threads (a job's parallel
+# pipeline tasks) run one after the other.
+_ONE_AT_A_TIME = threading.RLock()
 
 
 class PipelineUpdateFailed(RuntimeError):
@@ -139,13 +144,14 @@ def run_pipeline(source, *, env: str | None = None, full_refresh: bool | list = 
     """
     import lakehouse_lab as lab
 
-    previous_env = lab.current_env()
-    spark = lab.start(env)
-    try:
-        return _run(spark, source, env or previous_env, full_refresh, name, configuration, raise_on_failure,
-                    schema, validate_only, refresh_selection)
-    finally:
-        lab.start(previous_env)  # also restores the current schema
+    with _ONE_AT_A_TIME:
+        previous_env = lab.current_env()
+        spark = lab.start(env)
+        try:
+            return _run(spark, source, env or previous_env, full_refresh, name, configuration, raise_on_failure,
+                        schema, validate_only, refresh_selection)
+        finally:
+            lab.start(previous_env)  # also restores the current schema
 
 
 def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure, schema,
