@@ -296,6 +296,7 @@ def test_a_refresh_selection_runs_only_the_tables_named(spark, scratch_schema):
     assert spark.table(f"{scratch_schema}.clean").count() == 7
     assert spark.table(f"{scratch_schema}.total").first().total == 2 * sum(range(5))  # left as it was
 
+    assert run(full_refresh=[], refresh_selection=[]).datasets["total"].status == "COMPLETED"  # none named: all
     with pytest.raises(PipelineDefinitionError, match=r"refresh_selection names \['totl'\] not in pipeline"):
         run(refresh_selection=["totl"])
     with pytest.raises(PipelineDefinitionError, match="full_refresh=True refreshes every dataset"):

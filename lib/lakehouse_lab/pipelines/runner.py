@@ -106,8 +106,8 @@ def _selection(pipeline: Pipeline, full_refresh, option: str = "full_refresh") -
 def _run_set(pipeline: Pipeline, order: list, edges, refresh_selection, full_refresh) -> list[str]:
     """The datasets this update runs, in order: all of them, or when tables are selected (``refresh_selection``,
     a ``full_refresh`` list) those, with the temporary views they read (views are not stored)."""
-    if refresh_selection is None and not isinstance(full_refresh, (list, tuple, set, str)):
-        return order
+    if not refresh_selection and (isinstance(full_refresh, bool) or not full_refresh):
+        return order  # nothing named (empty lists included): the whole graph, as on Databricks
     if full_refresh is True:
         raise PipelineDefinitionError("full_refresh=True refreshes every dataset; to refresh some and fully "
                                       "refresh others, give full_refresh a list of tables")
@@ -241,7 +241,8 @@ def _record_resolution(ctx: UpdateContext, events: EventBuffer, results: dict, o
             results[name].status = "VALIDATED"
         else:
             results[name].status = "SKIPPED"
-            why = "it is checked only when it runs" if validate_only else "the update failed while resolving its flows"
+            why = ("the update failed while resolving its flows" if resolution.unresolved
+                   else "only running it checks it")
             events.add("flow_progress", f"Flow '{name}' is SKIPPED: {why}.", {"status": "SKIPPED"}, flow=name)
     return next((results[name].error for name in order if name in resolution.unresolved), None)
 
