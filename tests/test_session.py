@@ -124,3 +124,15 @@ def test_sessions_get_only_the_jars_pyspark_does_not_ship():
     assert len(names) < len(jars.cached())
     assert jars._artifact("hadoop-client-api-3.4.2.jar") == "hadoop-client-api"
     assert jars._artifact("delta-spark_4.1_2.13-4.4.0.jar") == "delta-spark_4.1_2.13"
+
+
+def test_jars_resolved_by_maven_are_named_without_their_group(tmp_path):
+    """Maven's fallback names a jar <artifact>-<version>.jar (Ivy: <group>_<artifact>-<version>.jar)."""
+    import json
+
+    from lakehouse_lab import jars
+
+    for name in ("delta-spark_4.1_2.13-4.4.0.jar", "delta-storage-4.4.0.jar", "hadoop-client-runtime-3.4.2.jar"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / jars.MANIFEST).write_text(json.dumps({"coordinates": jars.COORDINATES, "route": "maven"}))
+    assert [j.name for j in jars.for_session(tmp_path)] == ["delta-spark_4.1_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"]

@@ -51,7 +51,8 @@ def for_session(cache: Path | None = None) -> list[Path]:
     from pyspark.find_spark_home import _find_spark_home
 
     shipped = {_artifact(j.name) for j in (Path(_find_spark_home()) / "jars").glob("*.jar")}
-    return [j for j in cached(cache) if _artifact(j.name.split("_", 1)[1]) not in shipped]
+    maven_named = route(cache) == "maven"  # <artifact>-<version>.jar; Ivy's are <group>_<artifact>-<version>.jar
+    return [j for j in cached(cache) if _artifact(j.name if maven_named else j.name.partition("_")[2]) not in shipped]
 
 
 def _artifact(file_name: str) -> str:
