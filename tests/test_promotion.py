@@ -131,4 +131,9 @@ def test_bundle_deploy_then_run_runs_the_deployed_job(repo, spark, capsys):
     assert out.startswith("orders_pipeline: COMPLETED") and out.count('"status": "VALIDATED"') == 3
     assert versions.snapshot(spark, [("staging_catalog", "analytics")]) == staging  # validated, nothing written
     assert cli.main(args[:4] + ["orders_job"] + args[4:]) == 2
-    assert "--validate-only applies to pipelines; 'orders_job' is a job" in capsys.readouterr().err
+    assert "apply to pipelines; 'orders_job' is a job" in capsys.readouterr().err
+
+    selected = ["bundle", "run", "--target", "staging", "orders_pipeline", str(repo.path), "--refresh", "silver_orders"]
+    assert cli.main(selected) == 0
+    statuses = [json.loads(line)["status"] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(statuses) == ["COMPLETED", "EXCLUDED", "EXCLUDED"]

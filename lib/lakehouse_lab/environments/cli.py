@@ -57,9 +57,12 @@ def _deploy(args) -> int:
 
 
 def _run(args) -> int:
+    from ..pipelines.cli import table_list
     from .deploy import run
 
-    state, details = run(args.key, args.dir, args.target, _vars(args.var), args.full_refresh, args.validate_only)
+    full_refresh = True if args.full_refresh == "*" else (table_list(args.full_refresh) or False)
+    state, details = run(args.key, args.dir, args.target, _vars(args.var), full_refresh, args.validate_only,
+                         table_list(args.refresh))
     print(f"{args.key}: {state}")
     for row in details:
         print(f"  {json.dumps(row, default=str)}")
@@ -117,9 +120,13 @@ def register(subparsers) -> None:
             p.add_argument("--output", "-o", choices=["text", "json"], default="text")
         if name == "deploy":
             p.add_argument("--run", action="store_true", help="also run the bundle's pipelines")
-        if name in ("deploy", "run"):
+        if name == "deploy":
             p.add_argument("--full-refresh", action="store_true", help="recompute streaming tables from scratch")
         if name == "run":
+            p.add_argument("--full-refresh", nargs="?", const="*", default=None, metavar="TABLE,…",
+                           help="a pipeline: reset and recompute all its tables, or only the listed ones")
+            p.add_argument("--refresh", default=None, metavar="TABLE,…",
+                           help="a pipeline: update only the listed tables; the others are EXCLUDED")
             p.add_argument("--validate-only", action="store_true",
                            help="a pipeline: resolve every flow without running any or writing a table")
         p.set_defaults(func=func)

@@ -300,21 +300,23 @@ def run_all(d: Deployment, registered: dict, spark, full_refresh: bool = False) 
                             for t in sorted(set(before) | set(after))}
 
 
-def run_registered(key: str, reg: dict, env: str, full_refresh: bool = False,
-                   validate_only: bool = False) -> tuple[str, list]:
+def run_registered(key: str, reg: dict, env: str, full_refresh: bool | list = False, validate_only: bool = False,
+                   refresh_selection: list | None = None) -> tuple[str, list]:
     """Run one registered resource; returns its final state (``COMPLETED``/``FAILED``, or a job's result
-    state) and a summary (rows per dataset, or per task). ``validate_only``: a pipeline's flows are resolved,
-    not run (a job cannot be validated)."""
+    state) and a summary (rows per dataset, or per task). For a pipeline, ``full_refresh`` may list tables,
+    ``refresh_selection`` selects tables, and ``validate_only`` resolves its flows without running them."""
     if reg["kind"] == "pipelines":
         from ..pipelines import run_pipeline
 
         spec = reg["spec"]
         update = run_pipeline([Path(s) for s in reg["sources"]], env=env, name=spec.get("name", key),
                               configuration=spec.get("configuration"), schema=spec.get("schema"),
-                              full_refresh=full_refresh, validate_only=validate_only)
+                              full_refresh=full_refresh, validate_only=validate_only,
+                              refresh_selection=refresh_selection)
         return update.state, update.summary()
-    if validate_only:
-        raise BundleError(f"--validate-only applies to pipelines; {key!r} is a job")
+    if validate_only or refresh_selection or isinstance(full_refresh, list):
+        raise BundleError(f"--validate-only, --refresh and --full-refresh TABLE,… apply to pipelines; "
+                          f"{key!r} is a job")
     from ..jobs import run_job
 
     job_run = run_job(reg["spec"], env=env)  # in a session for its target; the caller's environment comes back
@@ -322,15 +324,17 @@ def run_registered(key: str, reg: dict, env: str, full_refresh: bool = False,
 
 
 def run(key: str, root: Path | str | None = None, target: str | None = None,
-        variables: dict | None = None, full_refresh: bool = False, validate_only: bool = False) -> tuple[str, list]:
-    """``bundle run``: run one deployed job or pipeline of the target (``validate_only``: resolve a pipeline's
-    flows without running them); returns its final state and summary."""
+        variables: dict | None = None, full_refresh: bool | list = False, validate_only: bool = False,
+        refresh_selection: list | None = None) -> tuple[str, list]:
+    """``bundle run``: run one deployed job or pipeline of the target (see :func:`run_registered` for a
+    pipeline's options); returns its final state and summary."""
     bundle = load_bundle(root, target, variables)
     state = deployed(bundle)
     if key not in state["resources"]:
         raise BundleError(f"no deployed job or pipeline {key!r} in target {bundle.target!r}. "
                           f"Deployed: {', '.join(state['resources']) or 'none'}.")
-    return run_registered(key, state["resources"][key], state["environment"], full_refresh, validate_only)
+    return run_registered(key, state["resources"][key], state["environment"], full_refresh, validate_only,
+                          refresh_selection)
 
 
 def _published_schemas(bundle: Bundle, env: str) -> list[tuple[str, str]]:

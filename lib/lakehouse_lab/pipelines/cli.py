@@ -15,18 +15,19 @@ def _source(paths: list[str]):
     return paths[0] if len(paths) == 1 else paths
 
 
-def _tables(listed: str | None) -> list[str] | None:
+def table_list(listed: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]`` (a ``--refresh`` / ``--full-refresh`` value); ``None`` stays ``None``."""
     return None if listed is None else [t.strip() for t in listed.split(",") if t.strip()]
 
 
 def _run(args) -> int:
     from . import Pipeline, PipelineDefinitionError, run_pipeline
 
-    full_refresh = True if args.full_refresh == "*" else _tables(args.full_refresh)
+    full_refresh = True if args.full_refresh == "*" else table_list(args.full_refresh)
     try:
         pipeline = Pipeline.load(_source(args.path))  # a wrong path or a syntax error: before Spark starts
         update = run_pipeline(pipeline, env=args.env, full_refresh=full_refresh or False, name=args.name,
-                              validate_only=args.validate_only, refresh_selection=_tables(args.refresh))
+                              validate_only=args.validate_only, refresh_selection=table_list(args.refresh))
     except PipelineDefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
