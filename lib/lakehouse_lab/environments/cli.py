@@ -124,7 +124,8 @@ def register(subparsers) -> None:
             p.add_argument("--full-refresh", action="store_true", help="recompute streaming tables from scratch")
         if name == "run":
             p.add_argument("--full-refresh", nargs="?", const="*", default=None, metavar="TABLE,…",
-                           help="a pipeline: reset and recompute all its tables, or only the listed ones")
+                           help="a pipeline: reset and recompute all its tables, or only the listed ones (give it "
+                                "after DIR)")
             p.add_argument("--refresh", default=None, metavar="TABLE,…",
                            help="a pipeline: update only the listed tables; the others are EXCLUDED")
             p.add_argument("--validate-only", action="store_true",
