@@ -130,18 +130,21 @@ class Pipeline:
 
     def edges(self, catalog: str = "", schema: str = "") -> list[tuple[str, str, bool]]:
         """``(source, target dataset, streaming)``; a source outside the pipeline keeps its written name."""
+        return [(source, ds.name, streaming) for ds in self.datasets.values() for flow in ds.flows
+                for source, streaming in self.flow_inputs(ds, flow, catalog, schema)]
+
+    def flow_inputs(self, ds: Dataset, flow: Flow, catalog: str = "", schema: str = "") -> list[tuple[str, bool]]:
+        """``(source, streaming)`` for each read of ``flow`` (into ``ds``); raises on an unknown ``LIVE.x``."""
         found = []
-        for ds in self.datasets.values():
-            for flow in ds.flows:
-                for written, streaming in flow.reads:
-                    parts = written.split(".")
-                    ref = self.resolve_reference(parts, catalog, schema)
-                    if ref == "":
-                        known = ", ".join(sorted(self.datasets)) or "none"
-                        where = f"{flow.file}:{_line_of(flow, parts[-1])}"
-                        raise PipelineDefinitionError(f"{where}: dataset {ds.name!r} reads {written}, which this "
-                                                      f"pipeline does not define (datasets: {known})")
-                    found.append((ref or written, ds.name, streaming))
+        for written, streaming in flow.reads:
+            parts = written.split(".")
+            ref = self.resolve_reference(parts, catalog, schema)
+            if ref == "":
+                known = ", ".join(sorted(self.datasets)) or "none"
+                where = f"{flow.file}:{_line_of(flow, parts[-1])}"
+                raise PipelineDefinitionError(f"{where}: dataset {ds.name!r} reads {written}, which this "
+                                              f"pipeline does not define (datasets: {known})")
+            found.append((ref or written, streaming))
         return found
 
     def order(self, catalog: str = "", schema: str = "", validate: bool = True) -> list[str]:

@@ -103,7 +103,7 @@ def _selection(pipeline: Pipeline, full_refresh, option: str = "full_refresh") -
     return set(names)
 
 
-def _run_set(pipeline: Pipeline, order: list, edges, refresh_selection, full_refresh) -> list[str]:
+def _run_set(pipeline: Pipeline, order: list, edges, refresh: set, refresh_selection, full_refresh) -> list[str]:
     """The datasets this update runs, in order: all of them, or when tables are selected (``refresh_selection``,
     a ``full_refresh`` list) those, with the temporary views they read (views are not stored)."""
     if not refresh_selection and (isinstance(full_refresh, bool) or not full_refresh):
@@ -111,7 +111,7 @@ def _run_set(pipeline: Pipeline, order: list, edges, refresh_selection, full_ref
     if full_refresh is True:
         raise PipelineDefinitionError("full_refresh=True refreshes every dataset; to refresh some and fully "
                                       "refresh others, give full_refresh a list of tables")
-    selected = _selection(pipeline, full_refresh) | _selection(pipeline, refresh_selection or [], "refresh_selection")
+    selected = refresh | _selection(pipeline, refresh_selection or [], "refresh_selection")
     views = {n for n, ds in pipeline.datasets.items() if ds.kind == "view"}
     pending = list(selected)
     while pending:
@@ -171,7 +171,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     order = pipeline.order(catalog, schema)
     edges = pipeline.edges(catalog, schema)
     refresh = _selection(pipeline, full_refresh)
-    selected = _run_set(pipeline, order, edges, refresh_selection, full_refresh)
+    selected = _run_set(pipeline, order, edges, refresh, refresh_selection, full_refresh)
     pid, uid = pipeline_id_for(pipeline.name, catalog, schema), str(uuid.uuid4())
     ctx = UpdateContext(spark, pipeline, catalog, schema, uid,
                         paths.under(paths.lab_root(), "pipelines", f"{catalog}.{schema}", pipeline.name, "checkpoints"),
@@ -279,8 +279,7 @@ def _start_events(events: EventBuffer, pipeline: Pipeline, order, refresh, env, 
     for name in order:
         ds = pipeline.datasets[name]
         for flow in ds.flows:
-            inputs = sorted({pipeline.resolve_reference(written.split("."), events.catalog, events.schema) or written
-                             for written, _ in flow.reads})
+            inputs = sorted({src for src, _ in pipeline.flow_inputs(ds, flow, events.catalog, events.schema)})
             events.add("flow_definition", f"Flow '{flow.name}' is defined as {flow.language}.",
                        {"output_dataset": ds.name, "input_datasets": inputs, "flow_type": ds.kind or "table",
                         "language": flow.language, "expectations": [e.__dict__ for e in ds.expectations],
