@@ -178,7 +178,8 @@ def test_writes_that_need_the_table_state_have_it_built_ahead(spark, scratch_sch
     """An overwrite needs the files it replaces and a streaming append its transaction ids: Delta rebuilds the
     table's state for them. The update has it built in the background for those tables (bronze's append,
     gold's overwrite), not for a view its last refresh kept by appends (silver) unless it is fully refreshed;
-    and a built state is kept on Delta's snapshot."""
+    a built state is kept on Delta's snapshot. Once bronze is appended to, its new state is built while silver
+    and gold run: the next update's append finds it ready."""
     from lakehouse_lab.pipelines.flows import UpdateContext
 
     source, text, schema = pipeline
@@ -195,7 +196,8 @@ def test_writes_that_need_the_table_state_have_it_built_ahead(spark, scratch_sch
     update = _run(text, schema)
     assert (update.datasets["silver"].technique, update.datasets["gold"].technique) == \
         ("APPEND_ONLY", "GROUP_AGGREGATE")
-    assert asked == ["bronze", "gold"]
+    assert asked == ["bronze", "gold", "bronze"]
+    assert TableLog.of(spark, f"{scratch_schema}.bronze")._log.update(False, none, none).stateReconstructionTriggered()
     asked.clear()
     _run(text, schema, full_refresh=["silver"])  # a full refresh overwrites silver too; only silver runs
     assert asked == ["silver"]
@@ -258,8 +260,9 @@ def test_python_row_wise_views_refresh_incrementally_and_python_aggregates_recom
     asked, prepare = [], UpdateContext.prepare_write
     monkeypatch.setattr(UpdateContext, "prepare_write", lambda ctx, name: (asked.append(name), prepare(ctx, name)))
     update = _run_py()
-    # the recomputed view's state is built from the start; bronze (@dp.table) is known to stream once it is built
-    assert asked == ["per_customer", "bronze"]
+    # the recomputed view's state is built from the start; bronze (@dp.table) is known to stream once it is built,
+    # and once it is written its new state is built for the next update
+    assert asked == ["per_customer", "bronze", "bronze"]
     assert update.state == "COMPLETED", update.error
     assert update.datasets["silver"].technique == "APPEND_ONLY"
     assert update.datasets["per_customer"].technique == "COMPLETE_RECOMPUTE"

@@ -176,7 +176,7 @@ def load_bundle(root: Path | str | None = None, target: str | None = None,
     user = user or getpass.getuser()
     name = top["bundle"]["name"]
     context = {"bundle.name": name, "bundle.target": target_name,
-               "workspace.current_user.userName": user, "workspace.current_user.short_name": user}
+               "workspace.current_user.userName": user, "workspace.current_user.short_name": short_name(user)}
     values = _variables(main, fragments, target_frag, variables or {}, context)
     context.update({f"var.{k}": v for k, v in values.items()})
     resources, skipped = _resources(root, fragments, target_frag, context)
@@ -186,6 +186,15 @@ def load_bundle(root: Path | str | None = None, target: str | None = None,
     branch = branch or (top["bundle"].get("git") or {}).get("branch") or "main"
     return Bundle(name=name, target=target_name, mode=mode, root=root, variables=values,
                   resources=resources, skipped=skipped, files=files, git_branch=branch)
+
+
+def short_name(user: str) -> str:
+    """A user name as an identifier, as ``${workspace.current_user.short_name}`` gives it.
+
+    >>> short_name("Ada.Lovelace@example.com")
+    'ada_lovelace'
+    """
+    return re.sub(r"[^a-z0-9]+", "_", user.split("@")[0].lower()).strip("_") or "user"
 
 
 def _read(path: Path, model: type[BaseModel]) -> dict:

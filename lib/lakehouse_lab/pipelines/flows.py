@@ -20,7 +20,7 @@ from .. import expectations as ex
 from ..catalog import quote
 from ..frames import empty_frame
 from . import python_api, sql_parser
-from .model import QUARANTINE_PROPERTY, Dataset, Flow, PipelineDefinitionError
+from .model import OWNER_PROPERTY, QUARANTINE_PROPERTY, Dataset, Flow, PipelineDefinitionError
 
 # Called as hook(streaming_df, target_table, flow_name) just before a flow's stream starts: the moment its
 # analysed plan still names the source tables (e.g. for lineage capture).
@@ -86,6 +86,7 @@ class UpdateContext:
     configuration: dict
     delta_logs: dict = field(default_factory=dict)  # table name -> delta_log.TableLog, looked up once per update
     background: object = None                      # parallel.Background of the update, for work ahead of time
+    pipeline_id: str = ""                          # written into the tables it creates (``ownership``)
 
     def full_name(self, name: str) -> str:
         return f"{self.catalog}.{self.schema}.{name}"
@@ -115,7 +116,7 @@ class UpdateContext:
 
     def prepare_write(self, name: str) -> None:
         """Have Delta build dataset ``name``'s table state in the background, for a write that needs it
-        (``TableLog.prepare_write``) and that comes later in this update."""
+        (``TableLog.prepare_write``) and that comes later in this update or early in the next one."""
         if self.background is None:
             return
         from .delta_log import TableLog
@@ -196,8 +197,9 @@ def table_properties(ds: Dataset) -> dict[str, str]:
 
 
 def writer_v2(df, ctx: UpdateContext, ds: Dataset, name: str):
+    """A writer that creates table ``name`` for ``ds``: its properties, comment, partitioning and owner."""
     writer = df.writeTo(ctx.full_name(name)).using("delta")
-    for key, value in table_properties(ds).items():
+    for key, value in {**table_properties(ds), OWNER_PROPERTY: ctx.pipeline_id}.items():
         writer = writer.tableProperty(key, value)
     if ds.comment:
         writer = writer.tableProperty("comment", ds.comment)
@@ -330,6 +332,9 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
         result.add_quality(checked.quality(metrics, ds.name))
         if ds.quarantine and any(e.action == "drop" for e in ds.expectations):
             bad = ex.quarantine_rows(batch, ds.expectations).withColumn("_update_id", F.lit(ctx.update_id))
+            quarantine = f"{ds.name}_quarantine"
+            if not ctx.spark.catalog.tableExists(ctx.full_name(quarantine)):
+                writer_v2(empty_frame(ctx.spark, bad.schema), ctx, Dataset(quarantine, ds.kind), quarantine).create()
             bad.write.format("delta").mode("append").option("mergeSchema", "true").saveAsTable(f"{target}_quarantine")
             result.quarantined = result.rows_dropped
 

@@ -13,6 +13,7 @@ from typing import Callable
 KINDS = ("streaming_table", "materialized_view", "view")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 QUARANTINE_PROPERTY = "pipelines.quarantine"
+OWNER_PROPERTY = "pipelines.pipelineId"  # the id of the pipeline a table belongs to (see ``ownership``)
 
 
 class PipelineDefinitionError(ValueError):

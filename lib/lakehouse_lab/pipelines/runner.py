@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from .. import paths, run_context
 from ..expectations import ExpectationFailed
 from ..parallel import Background
-from . import incremental, preflight
+from . import incremental, ownership, preflight
 from .event_log import EventBuffer
 from .flows import DatasetResult, UpdateContext, run_dataset
 from .graph import Pipeline
@@ -162,6 +162,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     catalog, schema = cfg.database.catalog, schema or cfg.database.schema_name
     if not IDENTIFIER.fullmatch(schema):
         raise PipelineDefinitionError(f"schema {schema!r} is not a plain identifier (letters, digits, _)")
+    spark.sql("CREATE SCHEMA IF NOT EXISTS IDENTIFIER(:s)", args={"s": f"`{catalog}`.`{schema}`"})  # as Databricks
     spark.sql(f"USE `{catalog}`.`{schema}`")
     pipeline = source if isinstance(source, Pipeline) else Pipeline.load(source, name=name)
     if name:
@@ -175,32 +176,36 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     pid, uid = pipeline_id_for(pipeline.name, catalog, schema), str(uuid.uuid4())
     ctx = UpdateContext(spark, pipeline, catalog, schema, uid,
                         paths.under(paths.lab_root(), "pipelines", f"{catalog}.{schema}", pipeline.name, "checkpoints"),
-                        pipeline.configuration)
+                        pipeline.configuration, pipeline_id=pid)
     events = EventBuffer(pid, pipeline.name, uid, catalog, schema, env)
     start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     results = {n: DatasetResult(n, pipeline.datasets[n].kind or "table", None) for n in order}
-    with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration), \
-            Background(spark) as ctx.background:
-        if not validate_only:
-            _prepare_writes(ctx, pipeline, selected, refresh)
-        _start_events(events, pipeline, order, refresh, env, validate_only, refresh_selection)
-        _exclude(events, results, order, selected)
-        resolution = preflight.check(ctx, selected, edges)
-        if resolution.unresolved or validate_only:
-            error = _record_resolution(ctx, events, results, selected, resolution, validate_only)
-        else:
-            events.add("update_progress", f"Update {uid[:6]} is RUNNING.", {"state": "RUNNING"})
-            error = _run_datasets(ctx, events, selected, edges, refresh, results)
-        _drop_views(spark, pipeline)
-    state = "FAILED" if error else "COMPLETED"
-    events.add("update_progress", f"Update {uid[:6]} is {state}.", {"state": state},
-               level="ERROR" if error else "INFO", error=error)
-    end = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    events.flush(spark, {"pipeline_id": pid, "pipeline_name": pipeline.name, "update_id": uid, "state": state,
-                         "start_time": start, "end_time": end, "full_refresh": bool(refresh),
-                         "full_refresh_selection": ",".join(sorted(refresh)) or None, "environment": env,
-                         "catalog": catalog, "schema": schema, "error_message": error,
-                         "created_by": run_context.current().created_by})
+    with Background(spark) as ctx.background:
+        with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration):
+            if not validate_only:
+                _prepare_writes(ctx, pipeline, selected, refresh)
+            _start_events(events, pipeline, order, refresh, env, validate_only, refresh_selection)
+            _exclude(events, results, order, selected)
+            resolution = preflight.check(ctx, selected, edges)
+            claims = ownership.check(ctx, selected)
+            problems = {**{name: _unresolved_text(ctx, found) for name, found in resolution.unresolved.items()},
+                        **claims.conflicts}
+            if problems or validate_only:
+                error = _record_setup(ctx, events, results, selected, problems, resolution.resolved, validate_only)
+            else:
+                ownership.claim(ctx, claims.unmarked)
+                events.add("update_progress", f"Update {uid[:6]} is RUNNING.", {"state": "RUNNING"})
+                error = _run_datasets(ctx, events, selected, edges, refresh, results)
+            _drop_views(spark, pipeline)
+        state = "FAILED" if error else "COMPLETED"
+        events.add("update_progress", f"Update {uid[:6]} is {state}.", {"state": state},
+                   level="ERROR" if error else "INFO", error=error)
+        end = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        events.flush(spark, {"pipeline_id": pid, "pipeline_name": pipeline.name, "update_id": uid, "state": state,
+                             "start_time": start, "end_time": end, "full_refresh": bool(refresh),
+                             "full_refresh_selection": ",".join(sorted(refresh)) or None, "environment": env,
+                             "catalog": catalog, "schema": schema, "error_message": error,
+                             "created_by": run_context.current().created_by})
     update = PipelineUpdate(pid, pipeline.name, uid, state, error, results,
                             full_refresh if isinstance(full_refresh, bool) else sorted(refresh), env, start, end,
                             pipeline, edges, validate_only, sorted(refresh_selection or []))
@@ -212,7 +217,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
 def _run_datasets(ctx: UpdateContext, events: EventBuffer, order, edges, refresh: set, results: dict) -> str | None:
     """Run the datasets in ``order``, skipping those downstream of a failure; the update's first error."""
     error, not_done = None, set()
-    for dataset_name in order:
+    for position, dataset_name in enumerate(order):
         if any(src in not_done for src, dst, _ in edges if dst == dataset_name):
             results[dataset_name].status = "SKIPPED"
             events.add("flow_progress", f"Flow '{dataset_name}' is SKIPPED: an upstream dataset failed.",
@@ -224,27 +229,32 @@ def _run_datasets(ctx: UpdateContext, events: EventBuffer, order, edges, refresh
         if failure:
             error = error or failure  # the update reports its first failure
             not_done.add(dataset_name)
+        elif result.kind == "streaming_table" and position < len(order) - 1:
+            # the next update's first append checks a transaction id: built now, while the datasets after this
+            # one run, the state is ready then (Delta keeps it until the table changes)
+            ctx.prepare_write(dataset_name)
     return error
 
 
-def _record_resolution(ctx: UpdateContext, events: EventBuffer, results: dict, order, resolution,
-                       validate_only: bool) -> str | None:
-    """An update that runs no dataset: one that cannot resolve them all, or a validation. Datasets that cannot
-    be resolved are FAILED, resolved ones VALIDATED (in a validation), the others SKIPPED; returns the first
-    failure, the update's error."""
+def _record_setup(ctx: UpdateContext, events: EventBuffer, results: dict, order, problems: dict, resolved,
+                  validate_only: bool) -> str | None:
+    """An update that runs no dataset: one whose tables cannot all be set up, or a validation. Datasets with a
+    problem (a flow that does not resolve, a table of another pipeline) are FAILED, resolved ones VALIDATED (in a
+    validation), the others SKIPPED; returns the first problem, the update's error."""
     for name in order:
-        if name in resolution.unresolved:
-            found = resolution.unresolved[name]
-            text = str(replace(found, message=found.message + _missing_source_hint(ctx, found.error)))
-            results[name] = _failed(events, ctx.pipeline.datasets[name], text, None)[0]
-        elif validate_only and name in resolution.resolved:
+        if name in problems:
+            results[name] = _failed(events, ctx.pipeline.datasets[name], problems[name], None)[0]
+        elif validate_only and name in resolved:
             results[name].status = "VALIDATED"
         else:
             results[name].status = "SKIPPED"
-            why = ("the update failed while resolving its flows" if resolution.unresolved
-                   else "only running it checks it")
+            why = "the update failed while setting up its tables" if problems else "only running it checks it"
             events.add("flow_progress", f"Flow '{name}' is SKIPPED: {why}.", {"status": "SKIPPED"}, flow=name)
-    return next((results[name].error for name in order if name in resolution.unresolved), None)
+    return next((problems[name] for name in order if name in problems), None)
+
+
+def _unresolved_text(ctx: UpdateContext, found: preflight.Unresolved) -> str:
+    return str(replace(found, message=found.message + _missing_source_hint(ctx, found.error)))
 
 
 def _exclude(events: EventBuffer, results: dict, order, selected: list) -> None:
