@@ -220,3 +220,22 @@ def test_a_task_file_that_is_not_there_is_reported_before_anything_is_deployed(t
     assert not state_file(load_bundle(root, "dev")).exists()  # nothing registered
     (root / "src" / "report.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     assert cli.main(["bundle", "validate", str(root)]) == 0
+
+
+def test_a_job_runs_the_pipeline_its_bundle_deployed_by_id(spark, tmp_path):
+    """``${resources.pipelines.x.id}`` is the deployed pipeline's id; the job's update carries that id and the
+    deployed name (development mode's ``[dev <user>]``), as a Databricks job runs a pipeline by its id."""
+    from lakehouse_lab.environments.deploy import pipeline_id, run
+    from lakehouse_lab.jobs import run_job
+
+    root = make_bundle(tmp_path, name="by_id_demo")
+    bundle = load_bundle(root, "dev")
+    assert deploy(root, "dev").result == "SUCCEEDED"
+    assert run("nightly", root, "dev")[0] == "SUCCESS"
+    latest = spark.sql("SELECT pipeline_id, pipeline_name FROM system.lakeflow.pipeline_updates "
+                       "ORDER BY start_time DESC LIMIT 1").first()
+    assert latest == (pipeline_id(bundle, "orders"), bundle.resources["pipelines"]["orders"]["name"])
+    assert latest.pipeline_name.startswith("[dev ")
+    unknown = run_job({"name": "stray", "tasks": [{"task_key": "t", "pipeline_task": {
+        "pipeline_id": "00000000-0000-0000-0000-000000000000"}}]}, env="dev")
+    assert unknown.result_state == "FAILED" and "is not deployed here" in unknown.tasks["t"].error

@@ -128,11 +128,21 @@ def pipeline_sources(bundle: Bundle, spec: dict, key: str) -> list[Path]:
     return files
 
 
+def pipeline_settings(bundle: Bundle, key: str, env: str) -> dict:
+    """What a deploy registers for pipeline ``key`` (``pipelines.registry``): sources, name, catalog, schema and
+    configuration, the environment's catalog and schema filling in what the resource leaves out."""
+    spec, database = bundle.resources["pipelines"][key], config.load_config(env).database
+    return {"sources": [str(p) for p in pipeline_sources(bundle, spec, key)], "name": spec.get("name", key),
+            "catalog": spec.get("catalog", database.catalog), "schema": spec.get("schema", database.schema_name),
+            "configuration": spec.get("configuration") or {}}
+
+
 def pipeline_id(bundle: Bundle, key: str) -> str:
-    """The id a deployed pipeline is run by: the folder holding its sources (what ``run_pipeline`` takes)."""
-    files = pipeline_sources(bundle, bundle.resources["pipelines"][key], key)
-    parents = {f.parent for f in files}
-    return str(parents.pop()) if len(parents) == 1 else ",".join(map(str, files))
+    """The id pipeline ``key`` is deployed under, the one its updates carry: a job's ``pipeline_task`` runs
+    the pipeline by it, once the bundle is deployed."""
+    from ..pipelines import registry
+
+    return registry.id_of(pipeline_settings(bundle, key, target_environment(bundle)))
 
 
 def resolved_job(bundle: Bundle, key: str) -> dict:
@@ -165,14 +175,17 @@ def resolved_job(bundle: Bundle, key: str) -> dict:
 
 def validate_resources(bundle: Bundle, env: str) -> dict[str, dict]:
     """Everything a deploy needs, checked before anything is written: sources exist, jobs are valid."""
+    from ..pipelines import registry
+
     catalog = config.load_config(env).database.catalog
     registered = {}
     for key, spec in bundle.resources.get("pipelines", {}).items():
         if spec.get("catalog", catalog) != catalog:
             raise BundleError(f"resources.pipelines.{key}.catalog: {spec['catalog']!r} is not the catalog of "
                               f"environment {env!r} ({catalog}); a target writes only into its own catalog.")
-        registered[key] = {"kind": "pipelines", "id": pipeline_id(bundle, key), "spec": spec,
-                           "sources": [str(p) for p in pipeline_sources(bundle, spec, key)]}
+        settings = pipeline_settings(bundle, key, env)
+        registered[key] = {"kind": "pipelines", "id": registry.id_of(settings), "spec": spec,
+                           "sources": settings["sources"], "settings": settings}
     for key in bundle.resources.get("jobs", {}):
         job = resolved_job(bundle, key)
         try:
@@ -209,7 +222,13 @@ def _check_task_files(job: dict, key: str) -> None:
 
 
 def register(bundle: Bundle, env: str, commit: str | None, registered: dict) -> Path:
-    """Write the target's registrations (what ``bundle run`` finds) and return the state file."""
+    """Write the target's registrations (what ``bundle run`` finds; its pipelines by id, for jobs) and return
+    the state file."""
+    from ..pipelines import registry
+
+    for reg in registered.values():
+        if reg["kind"] == "pipelines":
+            registry.register(reg["settings"])
     path = state_file(bundle)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"bundle": bundle.name, "target": bundle.target, "environment": env,

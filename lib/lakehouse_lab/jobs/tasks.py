@@ -34,6 +34,7 @@ from . import context as task_context
 REF = re.compile(r"\{\{\s*([A-Za-z0-9_.\-\[\]]+)\s*\}\}")
 REF_INPUT = re.compile(r"\{\{\s*input\s*\}\}")
 POLL = 0.02
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class TaskTimeout(BaseException):
@@ -250,13 +251,22 @@ def run_callable(task, ctx, spark, refs, deadline, cancel) -> Outcome:
 
 
 def run_pipeline_task(task, ctx, spark, env_name, deadline, cancel) -> Outcome:
-    from ..pipelines import run_pipeline  # lazily: the pipelines package may land after jobs
+    """An update of the task's pipeline: a deployed pipeline's id runs it with the settings its deploy registered
+    (``pipelines.registry``); a folder or file of sources runs them under their default name and schema."""
+    from ..pipelines import registry, run_pipeline  # lazily: the pipelines package may land after jobs
 
     spec = task.pipeline_task
     holder: dict = {}
 
+    deployed = registry.lookup(spec.pipeline_id)
+    if deployed is None and _UUID.fullmatch(spec.pipeline_id):
+        return Outcome("FAILED", f"pipeline id {spec.pipeline_id!r} is not deployed here: deploy its bundle "
+                                 "(lakehouse-lab bundle deploy) or give the folder of the pipeline's sources")
+    where = dict(source=[Path(s) for s in deployed["sources"]], name=deployed["name"], schema=deployed["schema"],
+                 configuration=deployed["configuration"]) if deployed else dict(source=spec.pipeline_id)
+
     def body():
-        update = run_pipeline(spec.pipeline_id, env=env_name,
+        update = run_pipeline(**where, env=env_name,
                               full_refresh=spec.full_refresh or spec.full_refresh_selection or False,
                               refresh_selection=spec.refresh_selection or None)
         holder["update"] = update
