@@ -46,9 +46,11 @@ def test_a_table_belongs_to_the_pipeline_that_created_it(spark, scratch_schema):
     assert _versions(spark, scratch_schema) == before  # nothing written
     assert run_pipeline(Pipeline.from_sql("second", text), schema=schema, validate_only=True).state == "FAILED"
 
-    # handed over as on Databricks: the property names the new pipeline
-    for table in ("events", "events_quarantine", "totals"):
-        spark.sql(f"ALTER TABLE {scratch_schema}.{table} SET TBLPROPERTIES ('{OWNER}' = '{second.pipeline_id}')")
+    # handed over as on Databricks, with the statement the message gives: the property names the new pipeline
+    assert f"ALTER STREAMING TABLE {scratch_schema}.events SET TBLPROPERTIES ('{OWNER}' = '{second.pipeline_id}')" \
+        in second.error
+    for kind, table in (("STREAMING TABLE", "events"), ("TABLE", "events_quarantine"), ("MATERIALIZED VIEW", "totals")):
+        spark.sql(f"ALTER {kind} {scratch_schema}.{table} SET TBLPROPERTIES ('{OWNER}' = '{second.pipeline_id}')")
     assert run_pipeline(Pipeline.from_sql("second", text), schema=schema).state == "COMPLETED"
     assert "belongs to pipeline 'second'" in run_pipeline(Pipeline.from_sql("first", text), schema=schema).error
 
@@ -60,7 +62,9 @@ def test_a_table_no_pipeline_created_is_left_alone(spark, scratch_schema):
     update = run_pipeline(Pipeline.from_sql("p", _definition(f"{scratch_schema}.src")), schema=schema)
     assert update.state == "FAILED"
     assert update.datasets["totals"].status == "FAILED" and update.datasets["events"].status == "SKIPPED"
-    assert "no pipeline created it" in update.error and f"'{OWNER}' = '{update.pipeline_id}'" in update.error
+    assert "no pipeline created it" in update.error
+    assert f"ALTER MATERIALIZED VIEW {scratch_schema}.totals SET TBLPROPERTIES ('{OWNER}' = '{update.pipeline_id}')" \
+        in update.error
     assert [r.k for r in spark.table(f"{scratch_schema}.totals").collect()] == ["mine"]
     assert not spark.catalog.tableExists(f"{scratch_schema}.events")
 

@@ -28,8 +28,15 @@ def test_use_catalog_is_understood_as_on_databricks(spark):
         # parameters still reach the parser beneath (Delta's), and other statements are left alone
         assert spark.sql("SELECT :n + 1 AS v", args={"n": 41}).first().v == 42
         assert spark.sql("SELECT 'USE CATALOG x' AS s").first().s == "USE CATALOG x"
+        # a pipeline's tables are altered as Databricks names them (the lab keeps them as Delta tables)
+        spark.sql("CREATE OR REPLACE TABLE dev_catalog.default.st AS SELECT 1 AS x")
+        spark.sql("ALTER STREAMING TABLE dev_catalog.default.st SET TBLPROPERTIES ('k' = 'st')")
+        spark.sql("alter materialized view dev_catalog.default.st SET TBLPROPERTIES ('m' = 'mv')")
+        properties = {r.key: r.value for r in spark.sql("SHOW TBLPROPERTIES dev_catalog.default.st").collect()}
+        assert (properties["k"], properties["m"]) == ("st", "mv")
     finally:
         spark.sql("SET CATALOG dev_catalog")
+        spark.sql("DROP TABLE IF EXISTS dev_catalog.default.st")
 
 
 def test_the_json_colon_operator_reads_json_strings_as_on_databricks(spark):

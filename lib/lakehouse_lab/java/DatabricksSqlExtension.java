@@ -22,7 +22,10 @@ import scala.runtime.BoxedUnit;
 
 /**
  * Databricks SQL statements that Apache Spark's parser does not know, rewritten to Spark's own form before they
- * are parsed: {@code USE CATALOG name} becomes {@code SET CATALOG name}. Also registers Databricks' {@code :}
+ * are parsed: {@code USE CATALOG name} becomes {@code SET CATALOG name}, and {@code ALTER STREAMING TABLE t …} and
+ * {@code ALTER MATERIALIZED VIEW t …} (a pipeline's tables, e.g. handed to another pipeline by setting
+ * {@code pipelines.pipelineId}) become {@code ALTER TABLE t …}: the lab stores both as Delta tables. Also registers
+ * Databricks' {@code :}
  * operator on JSON strings ({@link JsonColonOperator}) and the {@code event_log()} table function
  * ({@link EventLogFunction}).
  *
@@ -31,6 +34,8 @@ import scala.runtime.BoxedUnit;
  */
 public class DatabricksSqlExtension extends AbstractFunction1<SparkSessionExtensions, BoxedUnit> {
   private static final Pattern USE_CATALOG = Pattern.compile("(?is)^\\s*USE\\s+CATALOG\\s+(.+?)[\\s;]*$");
+  private static final Pattern ALTER_PIPELINE_TABLE =
+      Pattern.compile("(?is)^(\\s*ALTER\\s+)(?:STREAMING\\s+TABLE|MATERIALIZED\\s+VIEW)(\\s+.*)$");
 
   @Override public BoxedUnit apply(SparkSessionExtensions extensions) {
     extensions.injectParser(new AbstractFunction2<SparkSession, ParserInterface, ParserInterface>() {
@@ -46,7 +51,11 @@ public class DatabricksSqlExtension extends AbstractFunction1<SparkSessionExtens
   /** Spark's form of {@code sql} when it is a Databricks-only statement, else {@code sql} itself. */
   static String rewrite(String sql) {
     Matcher use = USE_CATALOG.matcher(sql);
-    return use.matches() ? "SET CATALOG " + use.group(1) : sql;
+    if (use.matches()) {
+      return "SET CATALOG " + use.group(1);
+    }
+    Matcher alter = ALTER_PIPELINE_TABLE.matcher(sql);
+    return alter.matches() ? alter.group(1) + "TABLE" + alter.group(2) : sql;
   }
 
   static final class Parser implements ParserInterface {

@@ -4,7 +4,8 @@ A pipeline creates its tables (streaming tables, materialized views, quarantine 
 property ``pipelines.pipelineId``, the property Databricks sets. Before an update writes anything, every table it
 is about to write is checked: a table of another pipeline, or one no pipeline created, fails the update before
 its first write, with the way out in the message. Hand a table over as on Databricks, by setting the property to
-the new pipeline's id (``ALTER TABLE t SET TBLPROPERTIES ('pipelines.pipelineId' = '<id>')``). A table without
+the new pipeline's id (``ALTER STREAMING TABLE t SET TBLPROPERTIES ('pipelines.pipelineId' = '<id>')``, or
+``ALTER MATERIALIZED VIEW``; the lab's SQL extension reads both as ``ALTER TABLE``). A table without
 the property that the pipeline's own event log shows it wrote (created before owners were recorded) is marked as
 its own when the update runs.
 
@@ -83,8 +84,17 @@ def _explain(ctx: UpdateContext, name: str, target: str, owner: str | None) -> s
         problem = (f"table {target} belongs to pipeline {_pipeline_name(ctx.spark, owner)!r} (id {owner}); "
                    "only that pipeline updates it")
     return (f"{where}: dataset {name!r}: {problem}. Publish this pipeline into another schema, rename the "
-            f"dataset, drop the table, or hand the table to this pipeline: ALTER TABLE {target} SET "
-            f"TBLPROPERTIES ('{OWNER_PROPERTY}' = '{ctx.pipeline_id}')")
+            f"dataset, drop the table, or hand the table to this pipeline: ALTER {_kind_sql(ctx, name, target)} "
+            f"{target} SET TBLPROPERTIES ('{OWNER_PROPERTY}' = '{ctx.pipeline_id}')")
+
+
+def _kind_sql(ctx: UpdateContext, name: str, target: str) -> str:
+    """How Databricks' ALTER names the table: STREAMING TABLE, MATERIALIZED VIEW, or TABLE (a quarantine)."""
+    if not target.endswith(f".{name}"):
+        return "TABLE"
+    kind = ctx.pipeline.datasets[name].kind
+    streaming = kind == "streaming_table" or (kind is None and (ctx.checkpoint_root / name).is_dir())
+    return "STREAMING TABLE" if streaming else "MATERIALIZED VIEW"
 
 
 def _pipeline_name(spark, pipeline_id: str) -> str:
