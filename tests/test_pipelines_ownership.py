@@ -82,12 +82,13 @@ def test_a_table_a_pipeline_wrote_before_owners_were_recorded_stays_its_own(spar
     assert _owner(spark, f"{scratch_schema}.totals") == again.pipeline_id
 
 
-def test_an_update_creates_its_target_schema(spark, scratch_schema):
+def test_an_update_creates_its_target_schema(spark, scratch_schema, tmp_path):
+    from lakehouse_lab import cli
+
     schema = f"{scratch_schema.split('.')[1]}_new"
+    (tmp_path / "one.sql").write_text("CREATE OR REFRESH MATERIALIZED VIEW one AS SELECT 1 AS x")
     try:
-        update = run_pipeline(Pipeline.from_sql("p", "CREATE OR REFRESH MATERIALIZED VIEW one AS SELECT 1 AS x"),
-                              schema=schema)
-        assert update.state == "COMPLETED", update.error
+        assert cli.main(["pipeline", "run", str(tmp_path / "one.sql"), "--schema", schema]) == 0
         assert spark.table(f"dev_catalog.{schema}.one").count() == 1
     finally:
         spark.sql(f"DROP SCHEMA IF EXISTS dev_catalog.{schema} CASCADE")

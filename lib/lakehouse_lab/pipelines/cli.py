@@ -27,7 +27,8 @@ def _run(args) -> int:
     try:
         pipeline = Pipeline.load(_source(args.path))  # a wrong path or a syntax error: before Spark starts
         update = run_pipeline(pipeline, env=args.env, full_refresh=full_refresh or False, name=args.name,
-                              validate_only=args.validate_only, refresh_selection=table_list(args.refresh))
+                              schema=args.schema, validate_only=args.validate_only,
+                              refresh_selection=table_list(args.refresh))
     except PipelineDefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -68,7 +69,10 @@ def register(subparsers) -> None:
     run = sub.add_parser("run", help="run one update of the pipeline in PATH (folder or .sql/.py files)")
     run.add_argument("path", nargs="+", help="pipeline folder, or .sql/.py files")
     run.add_argument("--env", default=None, help="environment (dev, staging, prod); default dev")
-    run.add_argument("--name", default=None, help="pipeline name (default: <folder>_pipeline)")
+    run.add_argument("--name", default=None, help="pipeline name (default: <folder>_pipeline); a table belongs to "
+                                                  "the pipeline that created it")
+    run.add_argument("--schema", default=None, help="schema of the environment's catalog to publish into, created "
+                                                    "if missing (default: the environment's, e.g. analytics)")
     run.add_argument("--full-refresh", nargs="?", const="*", default=None, metavar="TABLE,…",
                      help="reset tables and checkpoints and recompute: all, or only the listed tables (give it "
                           "after PATH)")
