@@ -335,7 +335,8 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
             quarantine = f"{ds.name}_quarantine"
             if not ctx.spark.catalog.tableExists(ctx.full_name(quarantine)):
                 writer_v2(empty_frame(ctx.spark, bad.schema), ctx, Dataset(quarantine, ds.kind), quarantine).create()
-            bad.write.format("delta").mode("append").option("mergeSchema", "true").saveAsTable(f"{target}_quarantine")
+            (bad.write.format("delta").mode("append").option("mergeSchema", "true")
+             .saveAsTable(ctx.full_name(quarantine)))
             result.quarantined = result.rows_dropped
 
     for hook in on_stream_start:
