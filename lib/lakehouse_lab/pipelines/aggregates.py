@@ -5,7 +5,7 @@
 * **partial** — the same ``FROM``/``WHERE``/``GROUP BY`` with the aggregates taken apart: ``k AS __k0,
   COUNT(*) AS __p0, SUM(x) AS __p1, COUNT(x) AS __p2, MAX(d) AS __p3, MIN(d) AS __p4``; run over new rows only;
 * **merge** — the kept partials and the new ones re-aggregated per key (counts and sums add up, MIN of MINs,
-  MAX of MAXs);
+  MAX of MAXs); the new rows join the merge one partial per row (``row_partials_sql``);
 * **final** — the original select list over the merged partials, each column cast to the view's type.
 
 Only what merges exactly is accepted (COUNT, SUM, MIN, MAX, and AVG as a whole column); anything else raises
@@ -42,13 +42,37 @@ class AggregateRewrite:
     def partial_sql(self, source: str) -> str:
         """The partial aggregates of the rows in ``source`` (a table or view name)."""
         import sqlglot
+
+        return self._select(source, [sqlglot.parse_one(sql, dialect="spark") for _, sql in self.parts], True)
+
+    def row_partials_sql(self, source: str, types: dict) -> str:
+        """Every row of ``source`` that passes the ``WHERE``, as partials of its own (``COUNT(*)`` is 1, ``SUM(x)``
+        is ``x``, …), cast to ``types`` (the kept partials' column types, by name). Merged with the kept partials,
+        one aggregation does the work of :meth:`partial_sql` and a merge: one shuffle instead of two.
+
+        >>> r = rewrite("SELECT k, COUNT(*) AS n, SUM(x) AS s FROM t WHERE x > 0 GROUP BY k")
+        >>> r.row_partials_sql("new_rows", {"__p0": "bigint", "__p1": "bigint"})
+        'SELECT k AS __k0, CAST(1 AS BIGINT) AS __p0, CAST(x AS BIGINT) AS __p1 FROM new_rows WHERE x > 0'
+        """
+        import sqlglot
+
+        columns = []
+        for i, (function, sql) in enumerate(self.parts):
+            arg = sqlglot.parse_one(sql, dialect="spark").this.sql(dialect="spark")
+            value = {"COUNT": "1" if arg == "*" else f"({arg}) IS NOT NULL"}.get(function, arg)
+            columns.append(sqlglot.parse_one(f"CAST({value} AS {types[f'__p{i}']})", dialect="spark"))
+        return self._select(source, columns, False)
+
+    def _select(self, source: str, parts: list, grouped: bool) -> str:
+        """The query reading ``source``, selecting its keys and ``parts`` (``__k*``, ``__p*``)."""
         from sqlglot import exp
 
         query = self.query.copy()
         columns = [exp.alias_(k.copy(), f"__k{i}") for i, k in enumerate(self.keys)]
-        columns += [exp.alias_(sqlglot.parse_one(sql, dialect="spark"), f"__p{i}") for i, (_, sql) in
-                    enumerate(self.parts)]
+        columns += [exp.alias_(part, f"__p{i}") for i, part in enumerate(parts)]
         query.set("expressions", columns)
+        if not grouped:
+            query.set("group", None)
         table = query.args["from_"].this
         new_table = exp.to_table(source, dialect="spark")
         if table.args.get("alias"):

@@ -72,7 +72,9 @@ def _incremental(ctx, ds, result, df, sql, shape, plan, state) -> dict:
                        append=True)
             return {}
         rewrite = aggregates.rewrite(sql)
-        merged = rewrite.merge(_aggregate_state(ctx, ds, state), ctx.spark.sql(rewrite.partial_sql(f"`{view}`")))
+        kept = _aggregate_state(ctx, ds, state)
+        types = {f.name: f.dataType.simpleString() for f in kept.schema.fields}
+        merged = rewrite.merge(kept, ctx.spark.sql(rewrite.row_partials_sql(f"`{view}`", types)))
         return _save_state_and_write(ctx, ds, result, rewrite, merged, df.schema, state, False)
     finally:
         ctx.spark.catalog.dropTempView(view)
