@@ -47,9 +47,13 @@ def check(ctx: UpdateContext, names) -> Claims:
     for name in names:
         for table in tables_of(ctx, name):
             target = ctx.full_name(table)
-            if not ctx.spark.catalog.tableExists(target):
+            try:
+                log = ctx.table_log(target)
+            except Exception:  # noqa: BLE001 - no Delta table there: none yet is fine, any other is Spark's to report
+                if ctx.spark.catalog.tableExists(target):
+                    raise
                 continue
-            owner = ctx.table_log(target).snapshot().properties.get(OWNER_PROPERTY)
+            owner = log.snapshot().properties.get(OWNER_PROPERTY)
             if owner == ctx.pipeline_id:
                 continue
             if owner is None and _wrote_before(ctx, name):

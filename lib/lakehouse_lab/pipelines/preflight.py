@@ -62,25 +62,29 @@ def check(ctx: UpdateContext, order: list[str], edges: list) -> Resolution:
     """Analyse the flows of every dataset in ``order`` (those the update runs), each against stand-ins of the
     datasets it reads; a dataset outside ``order`` is read as its table is."""
     streamed = {src for src, _, streaming in edges if streaming}
+    read = {src for src, _, _ in edges}
     failed: dict[str, Unresolved] = {}
+    resolved: list[str] = []
     stand_ins: list[str] = []
     resolve = _resolver(ctx, stand_ins)
     try:
         for name in order:
             ds = ctx.pipeline.datasets[name]
             upstream = {src for src, dst, _ in edges if dst == name and src in order}  # others: read as stored
-            if upstream - set(stand_ins) or _reads_by_qualified_name(ctx, ds):
+            if upstream - set(resolved) or _reads_by_qualified_name(ctx, ds):
                 continue
             columns, unresolved = _check_dataset(ctx, ds, resolve)
             if unresolved:
                 failed[name] = unresolved
             elif columns is not None:
-                _stand_in(ctx.spark, columns, streaming=name in streamed).createOrReplaceTempView(ds.name)
-                stand_ins.append(name)
+                resolved.append(name)
+                if name in read:  # a dataset nothing reads needs no stand-in
+                    _stand_in(ctx.spark, columns, streaming=name in streamed).createOrReplaceTempView(ds.name)
+                    stand_ins.append(name)
     finally:
         for name in stand_ins:
             ctx.spark.catalog.dropTempView(ctx.pipeline.datasets[name].name)
-    return Resolution(stand_ins, failed)
+    return Resolution(resolved, failed)
 
 
 def _resolver(ctx: UpdateContext, stand_ins: list[str]):
