@@ -19,6 +19,22 @@ def test_one_session_per_process_configured_for_the_lab(spark):
     assert spark.sql("SELECT current_catalog() AS c, current_schema() AS s").first() == ("dev_catalog", "analytics")
 
 
+def test_a_failed_query_after_observed_metrics_is_raised_without_a_listener_stack_trace(spark):
+    """Spark's metrics listener throws on every query that fails analysis once metrics were observed (as in each
+    pipeline update); the bus that would print it with a long stack trace logs fatal errors only."""
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    observed = Observation("rows")
+    spark.range(3).observe(observed, F.count(F.lit(1)).alias("n")).collect()
+    assert observed.get == {"n": 3}
+    with pytest.raises(AnalysisException, match="TABLE_OR_VIEW_NOT_FOUND"):
+        spark.table("dev_catalog.analytics.no_such_table_anywhere")
+    bus = spark._jvm.org.apache.logging.log4j.LogManager.getLogger("org.apache.spark.sql.util.ExecutionListenerBus")
+    assert not bus.isErrorEnabled() and bus.isFatalEnabled()
+
+
 def test_use_catalog_is_understood_as_on_databricks(spark):
     try:
         spark.sql("USE CATALOG prod_catalog")

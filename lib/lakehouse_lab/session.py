@@ -38,6 +38,10 @@ logger.deltawriter.name = org.apache.spark.sql.delta.files.DeltaFileFormatWriter
 logger.deltawriter.level = fatal
 logger.streams.name = org.apache.spark.sql.execution.streaming
 logger.streams.level = fatal
+# Once a query observed metrics (every pipeline update does), Spark's own metrics listener throws on each query that
+# fails analysis and this bus prints that with a long stack trace; the query's error is raised to its caller as usual
+logger.listeners.name = org.apache.spark.sql.util.ExecutionListenerBus
+logger.listeners.level = fatal
 """
 
 
