@@ -364,6 +364,15 @@ def test_a_missing_source_says_what_the_schema_holds(spark, scratch_schema):
     assert f"Did you mean {scratch_schema}.numbers?" in first_line
 
 
+def test_a_missing_course_source_says_how_to_make_it(spark, scratch_schema):
+    schema = scratch_schema.split(".")[1]
+    update = run_pipeline(Pipeline.from_sql("missing_course_source", "CREATE MATERIALIZED VIEW m AS SELECT * FROM "
+                                            "staging_catalog.bronze.raw_customers"), schema=schema)
+    assert update.state == "FAILED"
+    assert "Table staging_catalog.bronze.raw_customers does not exist" in update.error
+    assert "`lakehouse-lab run --env staging` lands and ingests them" in update.error
+
+
 def test_cli_runs_the_seed_pipeline_and_draws_its_graph(spark, seed_source, tmp_path, capsys):
     from lakehouse_lab import cli
 

@@ -249,4 +249,18 @@ def explain_not_found(spark, exc: Exception, catalog_name: str, schema: str) -> 
     if getattr(exc, "getCondition", lambda: None)() != "TABLE_OR_VIEW_NOT_FOUND":
         return ""
     parts = (exc.getMessageParameters() or {}).get("relationName", "").replace("`", "").split(".")
-    return explain_missing(spark, ".".join([catalog_name, schema][: max(3 - len(parts), 0)] + parts))
+    full_name = ".".join([catalog_name, schema][: max(3 - len(parts), 0)] + parts)
+    return explain_missing(spark, full_name) + _course_source_hint(full_name)
+
+
+def _course_source_hint(full_name: str) -> str:
+    """How one of the course's bronze sources comes to exist, when ``full_name`` is one (in an environment's
+    catalog)."""
+    from .datagen import SCHEMAS
+
+    catalog_name, _, name = full_name.partition(".")
+    envs = [env for env in config.environments() if config.load_config(env).database.catalog == catalog_name]
+    if not envs or name not in {f"bronze.raw_{source}" for source in SCHEMAS}:
+        return ""
+    return (f" It is one of the course's sources: `lakehouse-lab run --env {envs[0]}` lands and ingests them (then "
+            "runs the course pipeline), as do notebooks 00 and 02 (`datagen.ingest`).")
