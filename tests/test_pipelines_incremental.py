@@ -260,8 +260,8 @@ def test_python_row_wise_views_refresh_incrementally_and_python_aggregates_recom
     asked, prepare = [], UpdateContext.prepare_write
     monkeypatch.setattr(UpdateContext, "prepare_write", lambda ctx, name: (asked.append(name), prepare(ctx, name)))
     update = _run_py()
-    # the recomputed view's state is built from the start; bronze (@dp.table) is known to stream once it is built,
-    # and once it is written its new state is built for the next update
+    # the recomputed view's state is built from the start; bronze (@dp.table) is known to stream once its query
+    # is resolved, and once it is written its new state is built for the next update
     assert asked == ["per_customer", "bronze", "bronze"]
     assert update.state == "COMPLETED", update.error
     assert update.datasets["silver"].technique == "APPEND_ONLY"

@@ -155,11 +155,16 @@ def test_python_pipeline_with_dlt_names_views_and_quarantine(spark, scratch_sche
     schema = scratch_schema.split(".")[1]
     raw_orders(spark, 0, 30, null_ids=2, negative=3).write.saveAsTable(f"{scratch_schema}.raw")
     (tmp_path / "orders.py").write_text(PY_PIPELINE.format(src=f"{scratch_schema}.raw"))
+    expected = {"orders_st": "streaming_table", "with_ids": "view", "clean_orders": "materialized_view",
+                "revenue": "materialized_view"}
+    validated = run_pipeline(tmp_path, schema=schema, name="py_orders", validate_only=True)
+    assert {n: r.kind for n, r in validated.datasets.items()} == expected  # known from the queries, none ran
+    flow_types = dict(spark.table(f"{scratch_schema}.event_log_py_orders").where("event_type = 'flow_definition'")
+                      .selectExpr("origin.flow_name", "details:flow_definition.flow_type").collect())
+    assert flow_types == expected
     update = run_pipeline(tmp_path, schema=schema, name="py_orders")
     assert update.state == "COMPLETED", update.error
-    kinds = {n: r.kind for n, r in update.datasets.items()}
-    assert kinds == {"orders_st": "streaming_table", "with_ids": "view", "clean_orders": "materialized_view",
-                     "revenue": "materialized_view"}
+    assert {n: r.kind for n, r in update.datasets.items()} == expected
     clean = update.datasets["clean_orders"]
     assert (clean.num_input_rows, clean.rows_written, clean.rows_dropped) == (33, 30, 3)
     cheap = next(e for e in clean.expectations if e["name"] == "cheap")

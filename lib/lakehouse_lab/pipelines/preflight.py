@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import expectations as ex
 from ..frames import empty_frame
@@ -56,6 +56,7 @@ class Resolution:
 
     resolved: list[str]
     unresolved: dict[str, Unresolved]
+    kinds: dict[str, str] = field(default_factory=dict)  # Python ``@dp.table`` datasets: the kind their query gives
 
 
 def check(ctx: UpdateContext, order: list[str], edges: list) -> Resolution:
@@ -65,6 +66,7 @@ def check(ctx: UpdateContext, order: list[str], edges: list) -> Resolution:
     read = {src for src, _, _ in edges}
     failed: dict[str, Unresolved] = {}
     resolved: list[str] = []
+    kinds: dict[str, str] = {}
     stand_ins: list[str] = []
     resolve = _resolver(ctx, stand_ins)
     try:
@@ -73,18 +75,20 @@ def check(ctx: UpdateContext, order: list[str], edges: list) -> Resolution:
             upstream = {src for src, dst, _ in edges if dst == name and src in order}  # others: read as stored
             if upstream - set(resolved) or _reads_by_qualified_name(ctx, ds):
                 continue
-            columns, unresolved = _check_dataset(ctx, ds, resolve)
+            columns, streams, unresolved = _check_dataset(ctx, ds, resolve)
             if unresolved:
                 failed[name] = unresolved
             elif columns is not None:
                 resolved.append(name)
+                if ds.kind is None:  # @dp.table: a streaming table when its query streams
+                    kinds[name] = "streaming_table" if streams else "materialized_view"
                 if name in read:  # a dataset nothing reads needs no stand-in
                     _stand_in(ctx.spark, columns, streaming=name in streamed).createOrReplaceTempView(ds.name)
                     stand_ins.append(name)
     finally:
         for name in stand_ins:
             ctx.spark.catalog.dropTempView(ctx.pipeline.datasets[name].name)
-    return Resolution(resolved, failed)
+    return Resolution(resolved, failed, kinds)
 
 
 def _resolver(ctx: UpdateContext, stand_ins: list[str]):
@@ -106,23 +110,24 @@ def _reads_by_qualified_name(ctx: UpdateContext, ds: Dataset) -> bool:
 
 
 def _check_dataset(ctx: UpdateContext, ds: Dataset, resolve):
-    """``(columns, None)``: the columns ``ds`` would hold (its first flow's; ``None`` when not known), every flow
-    and expectation analysed; or ``(None, Unresolved)``."""
+    """``(columns, streams, None)``: the columns ``ds`` would hold and whether its first flow's query streams
+    (``None`` when not known), every flow and expectation analysed; or ``(None, None, Unresolved)``."""
     from pyspark.errors import AnalysisException
 
-    columns = None
+    columns = streams = None
     for flow in ds.flows:
         try:
             df = build_dataframe(ctx, flow, resolve)
+            streams = df.isStreaming if streams is None else streams
             if ds.expectations:
                 df = ex.apply(df, ds.expectations, ds.name, observe=False).df
             schema = df.schema  # every flow analysed, the first one's columns kept
             columns = columns or schema
         except (AnalysisException, PipelineDefinitionError) as exc:
-            return None, _unresolved(ds, flow, exc)
+            return None, None, _unresolved(ds, flow, exc)
         except Exception:  # noqa: BLE001 - not an analysis error: the dataset's own run will tell
-            return None, None
-    return columns, None
+            return None, None, None
+    return columns, streams, None
 
 
 def _stand_in(spark, columns, streaming: bool):

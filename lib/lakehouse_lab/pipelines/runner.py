@@ -184,9 +184,10 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
         with run_context.entity("PIPELINE", pid, uid, spark=spark), _conf(spark, pipeline.configuration):
             if not validate_only:
                 _prepare_writes(ctx, pipeline, selected, refresh)
+            resolution = preflight.check(ctx, selected, edges)
+            _learn_kinds(ctx, results, resolution.kinds, validate_only)
             _start_events(events, pipeline, order, refresh, env, validate_only, refresh_selection)
             _exclude(events, results, order, selected)
-            resolution = preflight.check(ctx, selected, edges)
             claims = ownership.check(ctx, selected)
             problems = {**{name: _unresolved_text(ctx, found) for name, found in resolution.unresolved.items()},
                         **claims.conflicts}
@@ -275,6 +276,15 @@ def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set)
         kind = pipeline.datasets[name].kind
         appends_only = name not in refresh and (incremental.load(ctx, name) or {}).get("technique") == "APPEND_ONLY"
         if kind == "streaming_table" or (kind == "materialized_view" and not appends_only):
+            ctx.prepare_write(name)
+
+
+def _learn_kinds(ctx: UpdateContext, results: dict, kinds: dict, validate_only: bool) -> None:
+    """Python ``@dp.table`` datasets take the kind their query gave when it was resolved (events, summary, the
+    ownership message); a streaming table's state is built ahead for its append (see ``_prepare_writes``)."""
+    for name, kind in kinds.items():
+        ctx.pipeline.datasets[name].kind = results[name].kind = kind
+        if kind == "streaming_table" and not validate_only:
             ctx.prepare_write(name)
 
 
