@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..catalog import quote
 from .event_log import PIPELINE_UPDATES, event_log_table
-from .flows import UpdateContext, build_dataframe
+from .flows import UpdateContext
 from .model import OWNER_PROPERTY
 
 
@@ -94,15 +94,10 @@ def _explain(ctx: UpdateContext, name: str, target: str, owner: str | None) -> s
 
 def _kind_sql(ctx: UpdateContext, name: str, target: str) -> str:
     """How Databricks' ALTER names the table: STREAMING TABLE, MATERIALIZED VIEW, or TABLE (a quarantine)."""
-    ds = ctx.pipeline.datasets[name]
-    if not target.endswith(f".{name}"):
-        return "TABLE"
-    if ds.kind is None:  # @dp.table: a streaming table when its query streams
-        try:
-            return "STREAMING TABLE" if build_dataframe(ctx, ds.flows[0]).isStreaming else "MATERIALIZED VIEW"
-        except Exception:  # noqa: BLE001 - the kind stays unknown: Spark's own form
-            return "TABLE"
-    return "STREAMING TABLE" if ds.kind == "streaming_table" else "MATERIALIZED VIEW"
+    kind = ctx.pipeline.datasets[name].kind  # a @dp.table's: learned when preflight resolved its query
+    if not target.endswith(f".{name}") or kind is None:
+        return "TABLE"  # a quarantine table, or a @dp.table preflight could not resolve: Spark's own form
+    return "STREAMING TABLE" if kind == "streaming_table" else "MATERIALIZED VIEW"
 
 
 def _pipeline_name(spark, pipeline_id: str) -> str:
