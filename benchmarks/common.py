@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import statistics
 import time
 from contextlib import contextmanager
@@ -41,9 +43,43 @@ def interleaved_medians(calls: dict, repeat: int = 3) -> dict:
     return {name: round(statistics.median(t), 3) for name, t in times.items()}
 
 
+# the driver JVM's threads by what they do; "driver" is the rest (planning, commits, streaming, py4j)
+_THREAD_GROUPS = {"jit_compilers": r"C\d CompilerThre", "tasks": r"Executor task",
+                  "garbage_collector": r"GC Thread|G1 "}
+
+
+def jvm_cpu_seconds(spark) -> dict:
+    """CPU seconds the session's driver JVM (which also runs the tasks) has used so far, by thread group:
+    ``jit_compilers``, ``tasks``, ``garbage_collector`` and ``driver``. Read from Linux's ``/proc``; ``{}`` elsewhere.
+    Subtract two readings for the CPU of what ran between them."""
+    pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def cpu(stat: Path) -> tuple[str, float]:
+        text = stat.read_text()
+        fields = text.rsplit(")", 1)[1].split()  # utime and stime are fields 14 and 15 of stat(5)
+        return text[text.index("(") + 1:text.rindex(")")], (int(fields[11]) + int(fields[12])) / tick
+
+    try:
+        totals = dict.fromkeys(_THREAD_GROUPS, 0.0)
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                name, seconds = cpu(stat)
+            except OSError:  # the thread ended meanwhile
+                continue
+            group = next((g for g, pattern in _THREAD_GROUPS.items() if re.match(pattern, name)), None)
+            if group:
+                totals[group] += seconds
+        # the process's own total also counts threads that have ended (short-lived ones are driver work)
+        totals["driver"] = cpu(Path(f"/proc/{pid}/stat"))[1] - sum(totals.values())
+    except OSError:
+        return {}
+    return totals
+
+
 def save(name: str, figures: dict, ratios: dict, notes: str = "") -> None:
     RESULTS.mkdir(exist_ok=True)
-    payload = {"benchmark": name, "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+    payload = {"benchmark": name, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                "figures_seconds": figures, "ratios": {k: round(v, 3) for k, v in ratios.items()}, "notes": notes,
                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
