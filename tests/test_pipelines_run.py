@@ -447,3 +447,25 @@ def test_full_refresh_of_a_streaming_table_replaces_its_rows_and_an_unfinished_o
     spark.sql(f"DELETE FROM {source}")
     assert update(True).state == "COMPLETED"
     assert (table_id(), spark.table(target).count()) == (created, 0)
+
+
+def test_a_source_dropped_and_re_created_says_to_fully_refresh_the_streaming_table(spark, scratch_schema):
+    """Spark refuses a stream whose checkpoint read another table of the same name; the update says which table
+    and how to go on, and the full refresh it names reads the new table from its start."""
+    schema = scratch_schema.split(".")[1]
+    source = f"{scratch_schema}.landed"
+    spark.range(3).withColumnRenamed("id", "n").write.saveAsTable(source)
+    pipeline = functools.partial(Pipeline.from_sql, "replaced_source",
+                                 "CREATE STREAMING TABLE copied AS SELECT n FROM STREAM(landed)")
+    assert run_pipeline(pipeline(), schema=schema).state == "COMPLETED"
+    spark.sql(f"DROP TABLE {source}")
+    spark.range(10, 12).withColumnRenamed("id", "n").write.saveAsTable(source)
+
+    failed = run_pipeline(pipeline(), schema=schema)
+    assert failed.state == "FAILED"
+    assert f"a table it streams from ({source}) was dropped and re-created" in failed.error
+    assert "`full_refresh=['copied']` in `run_pipeline`" in failed.error
+    assert "Logical Plan" not in failed.error
+    refreshed = run_pipeline(pipeline(), schema=schema, full_refresh=["copied"])
+    assert refreshed.state == "COMPLETED", refreshed.error
+    assert sorted(r.n for r in spark.table(f"{scratch_schema}.copied").collect()) == [10, 11]

@@ -233,6 +233,8 @@ def _rows_in_last_commit(spark, table_name: str) -> int:
 
 def reset_orders(spark, env: str | None = None) -> None:
     """Forget an environment's landed orders: drop its bronze table, landing files and ingest checkpoint.
+    The table is re-created by the next ingest, a new Delta table: as on Databricks, a pipeline's streaming
+    table that read the old one must be fully refreshed (``full_refresh=["bronze_orders"]``).
 
     A sandbox reset, for when a lesson needs a known sample (e.g. clean data in dev)::
 

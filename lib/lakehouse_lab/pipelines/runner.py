@@ -30,6 +30,8 @@ _NAMESPACE = uuid.UUID("5b0c7f52-5d1e-4a39-9a7e-0d1c1ab5e2a4")
 # Databricks each pipeline has a cluster of its own; here, updates started from several threads (a job's parallel
 # pipeline tasks) run one after the other.
 _ONE_AT_A_TIME = threading.RLock()
+# Spark's error class when a stream's source Delta table is not the one its checkpoint read (dropped, re-created)
+REPLACED_STREAM_SOURCE = "DIFFERENT_DELTA_TABLE_READ_BY_STREAMING_SOURCE"
 
 
 class PipelineUpdateFailed(RuntimeError):
@@ -319,6 +321,8 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
         text = str(exc) if re.match(r"\S+:\d+: ", str(exc)) else f"dataset {ds.name!r} ({ds.where}): {exc}"
         return _failed(events, ds, text, None)
     except Exception as exc:  # noqa: BLE001 - any Spark error fails this flow and the update
+        if REPLACED_STREAM_SOURCE in str(exc):
+            return _failed(events, ds, _replaced_source_text(ctx, ds), None)
         first, _, rest = "".join(traceback.format_exception_only(type(exc), exc)).strip().partition("\n")
         text = f"dataset {ds.name!r} ({ds.where}) failed: {first}{_missing_source_hint(ctx, exc)}\n{rest}"
         return _failed(events, ds, text.strip()[:4000], None)
@@ -334,6 +338,25 @@ def _run_one(ctx: UpdateContext, events: EventBuffer, ds, refresh: bool) -> tupl
         events.add("flow_progress", f"Flow '{flow.name}' has COMPLETED.", details, flow=flow.name,
                    dataset=ds.name, level="METRICS" if ds.expectations else "INFO")
     return result, None
+
+
+def _replaced_source_text(ctx: UpdateContext, ds) -> str:
+    """A table the streaming table reads was dropped and re-created: what happened and the way on. Spark's own
+    text (an unknown table id, a query plan, "delete your checkpoint") names neither the table nor the remedy."""
+    sources = sorted({_three_part(ctx, src) for flow in ds.flows
+                      for src, streaming in ctx.pipeline.flow_inputs(ds, flow, ctx.catalog, ctx.schema) if streaming})
+    return (f"dataset {ds.name!r} ({ds.where}) failed: [{REPLACED_STREAM_SOURCE}] a table it streams from "
+            f"({', '.join(sources)}) was dropped and re-created since the streaming table last read it; its "
+            f"checkpoint still points at the old table. As on Databricks, fully refresh the streaming table to read "
+            f"the new one from its start: `--full-refresh {ds.name}` on `lakehouse-lab pipeline run`, or "
+            f"`full_refresh=[{ds.name!r}]` in `run_pipeline`.")
+
+
+def _three_part(ctx: UpdateContext, name: str) -> str:
+    """``name`` as the update reads it: in its catalog (``bronze.raw_orders`` is ``dev_catalog.bronze.raw_orders``)
+    and, for one part, in its schema."""
+    missing = 3 - len(name.split("."))
+    return ".".join([ctx.catalog, ctx.schema][:missing] + [name]) if missing > 0 else name
 
 
 def _missing_source_hint(ctx: UpdateContext, exc: Exception) -> str:
