@@ -60,4 +60,4 @@ doctor: $(STAMP)
 
 clean:
 	-$(LAB) reset --yes 2>/dev/null
-	rm -rf $(VENV) .cache .lab-notebooks .lab-bench build *.egg-info lib/*.egg-info
+	rm -rf $(VENV) .cache .lab-notebooks .lab-tests .lab-bench build *.egg-info lib/*.egg-info

@@ -1,15 +1,28 @@
 """Shared fixtures: one lab Spark session per test process (starting Spark costs seconds)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+
+def pytest_configure(config):
+    """The suite runs in a lab root of its own, ``.lab-tests``, emptied first (``LAKEHOUSE_LAB_HOME``, when set, is
+    used as it is). The tests drop and re-create course tables; in the learner's ``.lab`` they would leave, for
+    instance, a pipeline checkpoint of a table that no longer exists, and ``make run`` after ``make test`` failed."""
+    if os.environ.get("LAKEHOUSE_LAB_HOME"):
+        return
+    os.environ["LAKEHOUSE_LAB_HOME"] = str(Path(__file__).resolve().parents[1] / ".lab-tests")
+    from lakehouse_lab import session
+
+    session.reset()
 
 
 @pytest.fixture(scope="session")
 def spark():
     """The test process's own driver, even when a lab cluster runs in the same lab root (job tasks started by
     the tests still attach to it, as they do for any runner)."""
-    import os
-
     import lakehouse_lab as lab
     from lakehouse_lab import driver
 
