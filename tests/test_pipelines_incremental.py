@@ -3,6 +3,7 @@ cheapest that is exact (NO_OP, APPEND_ONLY, GROUP_AGGREGATE), and anything else 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import functools
 from decimal import Decimal
 
@@ -174,12 +175,12 @@ def test_delta_log_reader_agrees_with_describe(spark, scratch_schema, pipeline):
 
 
 
-def test_writes_that_need_the_table_state_have_it_built_ahead(spark, scratch_schema, pipeline, monkeypatch):
-    """An overwrite needs the files it replaces and a streaming append its transaction ids: Delta rebuilds the
-    table's state for them. The update has it built in the background for those tables (bronze's append,
-    gold's overwrite), not for a view its last refresh kept by appends (silver) unless it is fully refreshed;
-    a built state is kept on Delta's snapshot. Once bronze is appended to, its new state is built while silver
-    and gold run: the next update's append finds it ready."""
+def test_an_overwrite_has_the_table_state_built_ahead_and_a_streaming_append_needs_none(spark, scratch_schema,
+                                                                                        pipeline, monkeypatch):
+    """An overwrite needs the files it replaces: Delta rebuilds the table's state for it. The update has it built
+    in the background for the views it will overwrite (gold), not for a view its last refresh kept by appends
+    (silver) unless it is fully refreshed; a built state is kept on Delta's snapshot. A streaming table's append
+    (bronze) never needs it: its batch commits are told apart by their user metadata (``batch_writes``)."""
     from lakehouse_lab.pipelines.flows import UpdateContext
 
     source, text, schema = pipeline
@@ -196,11 +197,37 @@ def test_writes_that_need_the_table_state_have_it_built_ahead(spark, scratch_sch
     update = _run(text, schema)
     assert (update.datasets["silver"].technique, update.datasets["gold"].technique) == \
         ("APPEND_ONLY", "GROUP_AGGREGATE")
-    assert asked == ["bronze", "gold", "bronze"]
-    assert TableLog.of(spark, f"{scratch_schema}.bronze")._log.update(False, none, none).stateReconstructionTriggered()
+    assert asked == ["gold"]
+    bronze = TableLog.of(spark, f"{scratch_schema}.bronze")
+    assert not bronze._log.update(False, none, none).stateReconstructionTriggered()
+    [last] = bronze.commits(bronze.version(), bronze.version())
+    assert json.loads(last.user_metadata)["batch_id"] >= 1
     asked.clear()
     _run(text, schema, full_refresh=["silver"])  # a full refresh overwrites silver too; only silver runs
     assert asked == ["silver"]
+    asked.clear()
+    _run(text, schema, full_refresh=["bronze"])  # a fully refreshed streaming table is overwritten
+    assert asked == ["bronze"]
+
+
+def test_a_batch_counts_as_written_only_when_a_commit_after_its_attempt_names_it(spark, scratch_schema, tmp_path):
+    from lakehouse_lab.pipelines import batch_writes
+
+    table = f"{scratch_schema}.batches"
+    spark.range(3).write.saveAsTable(table)
+    log = TableLog.of(spark, table)
+    assert not batch_writes.already_written(tmp_path, log, "flow-a", 0)  # never attempted
+    batch_writes.record_attempt(tmp_path, log, "flow-a", 0)
+    assert not batch_writes.already_written(tmp_path, log, "flow-a", 0)  # attempted, nothing committed
+    spark.range(2).write.mode("append").option("userMetadata", batch_writes.user_metadata("flow-b", 0)) \
+        .saveAsTable(table)
+    assert not batch_writes.already_written(tmp_path, log, "flow-a", 0)  # another flow's batch 0
+    spark.range(2).write.mode("append").option("userMetadata", batch_writes.user_metadata("flow-a", 0)) \
+        .saveAsTable(table)
+    assert batch_writes.already_written(tmp_path, log, "flow-a", 0)
+    assert not batch_writes.already_written(tmp_path, log, "flow-a", 1)
+    assert [p.name for p in tmp_path.iterdir()] == [batch_writes.RECORD]  # no half-written record left
+
 
 @pytest.mark.parametrize("sql, reason", [
     ("SELECT k, COUNT(DISTINCT x) AS n FROM t GROUP BY k", "DISTINCT"),
@@ -260,9 +287,8 @@ def test_python_row_wise_views_refresh_incrementally_and_python_aggregates_recom
     asked, prepare = [], UpdateContext.prepare_write
     monkeypatch.setattr(UpdateContext, "prepare_write", lambda ctx, name: (asked.append(name), prepare(ctx, name)))
     update = _run_py()
-    # the recomputed view's state is built from the start; bronze (@dp.table) is known to stream once its query
-    # is resolved, and once it is written its new state is built for the next update
-    assert asked == ["per_customer", "bronze", "bronze"]
+    # the recomputed view's state is built from the start; bronze (@dp.table) streams and only appends
+    assert asked == ["per_customer"]
     assert update.state == "COMPLETED", update.error
     assert update.datasets["silver"].technique == "APPEND_ONLY"
     assert update.datasets["per_customer"].technique == "COMPLETE_RECOMPUTE"
@@ -273,7 +299,8 @@ def test_python_row_wise_views_refresh_incrementally_and_python_aggregates_recom
 
 def test_a_micro_batch_run_again_after_a_crash_is_not_appended_twice(spark, scratch_schema, pipeline):
     """A process that dies after a micro-batch's Delta commit, before the stream records the batch as done, runs
-    the batch again on the next update: its transaction id (``txnAppId``/``txnVersion``) makes Delta skip it."""
+    the batch again on the next update: its commit names the flow and batch id (``batch_writes``), so it is
+    skipped."""
     from lakehouse_lab import paths
 
     source, text, schema = pipeline

@@ -32,6 +32,7 @@ class Commit:
     operation: str | None      # None when the commit file is gone (log cleaned up)
     parameters: dict
     metrics: dict = field(default_factory=dict)  # operationMetrics, e.g. {'numOutputRows': '200', …}
+    user_metadata: str | None = None  # the writer's note (``userMetadata``), e.g. ``batch_writes.user_metadata``
 
 
 class TableLog:
@@ -55,12 +56,16 @@ class TableLog:
         return Snapshot(metadata.id(), int(snap.version()), _scala_map(metadata.configuration()),
                         metadata.description(), tuple(partitions.apply(i) for i in range(partitions.size())))
 
-    def prepare_write(self) -> None:
-        """Build the latest snapshot's state (its files and streaming transaction ids) now, for a write to come.
+    def version(self) -> int:
+        """The latest committed version (the log is listed again, as for :meth:`snapshot`)."""
+        none = self.spark._jvm.scala.Option.empty()
+        return int(self._log.update(False, none, none).version())
 
-        An overwrite needs the files it replaces and a streaming append checks its transaction id; either makes
-        Delta rebuild the table's state from its log (three Spark jobs, about 0.2 s here) unless the snapshot
-        already holds it. Delta keeps it on the snapshot, so a write that finds no newer commit reuses it.
+    def prepare_write(self) -> None:
+        """Build the latest snapshot's state (its files) now, for an overwrite to come.
+
+        An overwrite needs the files it replaces, which makes Delta rebuild the table's state from its log (three
+        Spark jobs, about 0.2 s here) unless the snapshot already holds it. Delta keeps it on the snapshot, so a write that finds no newer commit reuses it.
 
         It is built without code generation, in a copy of the session that Delta's jobs then run in (Delta asks
         ``SparkSession.active``): a log of a few commits is too small to gain from compiled code, and generating
@@ -77,15 +82,8 @@ class TableLog:
         finally:
             sessions.setActiveSession(self.spark._jsparkSession)
 
-    def transaction_version(self, app_id: str) -> int:
-        """The last ``txnVersion`` committed under ``txnAppId`` ``app_id`` (-1 if none): what Delta compares a
-        write's own ``txnVersion`` with to skip a write it already has."""
-        none = self.spark._jvm.scala.Option.empty()
-        found = self._log.update(False, none, none).transactions().get(app_id)
-        return int(found.get()) if found.isDefined() else -1
-
     def commits(self, first: int, last: int) -> list[Commit]:
-        """The commits ``first``..``last`` (inclusive): operation, its parameters and its metrics."""
+        """The commits ``first``..``last`` (inclusive): operation, its parameters, metrics and user metadata."""
         jvm = self.spark._jvm
         delta = jvm.org.apache.spark.sql.delta
         store, conf, log_path = self._log.store(), self._log.newDeltaHadoopConf(), self._log.logPath()
@@ -97,9 +95,10 @@ class TableLog:
                 found.append(Commit(version, None, {}))
             else:
                 parameters = {k: _decoded(v) for k, v in _scala_map(info.get().operationParameters()).items()}
-                metrics = info.get().operationMetrics()
+                metrics, note = info.get().operationMetrics(), info.get().userMetadata()
                 found.append(Commit(version, info.get().operation(), parameters,
-                                    {} if metrics.isEmpty() else _scala_map(metrics.get())))
+                                    {} if metrics.isEmpty() else _scala_map(metrics.get()),
+                                    None if note.isEmpty() else note.get()))
         return found
 
 

@@ -1,8 +1,8 @@
 """Running one dataset of an update: build its query, apply expectations, write it the way its kind says.
 
 * streaming table — each flow is a Structured Streaming query (``availableNow``) with its own checkpoint; each
-  micro-batch is checked and appended in one Delta commit (``txnAppId``/``txnVersion``: a replayed batch is
-  not appended twice); a full refresh replaces the table's rows in the first batch's commit;
+  micro-batch is checked and appended in one Delta commit, and a batch run again after a crash is not appended
+  twice (``batch_writes``); a full refresh replaces the table's rows in the first batch's commit;
 * materialized view — refreshed by ``materialized.refresh``: skipped, brought up to date from its sources' new
   rows, or recomputed (``incremental`` explains which and why); each write is one Delta commit, and a failing
   expectation aborts it, so the table's Delta version does not change;
@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import expectations as ex
 from ..catalog import quote
 from ..frames import empty_frame
-from . import python_api, sql_parser
+from . import batch_writes, python_api, sql_parser
 from .model import OWNER_PROPERTY, QUARANTINE_PROPERTY, Dataset, Flow, PipelineDefinitionError
 
 # Called as hook(streaming_df, target_table, flow_name) just before a flow's stream starts: the moment its
@@ -115,8 +115,8 @@ class UpdateContext:
         return self.delta_logs[table]
 
     def prepare_write(self, name: str) -> None:
-        """Have Delta build dataset ``name``'s table state in the background, for a write that needs it
-        (``TableLog.prepare_write``) and that comes later in this update or early in the next one."""
+        """Have Delta build dataset ``name``'s table state in the background, for an overwrite later in this
+        update (``TableLog.prepare_write``)."""
         if self.background is None:
             return
         from .delta_log import TableLog
@@ -168,8 +168,6 @@ def run_dataset(ctx: UpdateContext, ds: Dataset, full_refresh: bool) -> DatasetR
         if ds.kind is None:  # @dp.table: streaming table when the query streams
             ds.kind = "streaming_table" if first.isStreaming else "materialized_view"
             result.kind = ds.kind
-            if first.isStreaming:  # its kind was not known when the update started (runner._prepare_writes)
-                ctx.prepare_write(ds.name)
         if ds.kind == "streaming_table":
             _run_streaming_table(ctx, ds, result, full_refresh, first)
         else:
@@ -282,11 +280,11 @@ def _run_streaming_table(ctx: UpdateContext, ds: Dataset, result: DatasetResult,
     unfinished.unlink(missing_ok=True)
 
 
-def txn_app_id(ctx: UpdateContext, ds: Dataset, flow: Flow) -> str:
-    """The Delta ``txnAppId`` of the flow's writes, kept in its checkpoint folder.
+def writer_id(ctx: UpdateContext, ds: Dataset, flow: Flow) -> str:
+    """The id the flow's batch commits carry (``batch_writes``), kept in its checkpoint folder.
 
-    A new checkpoint gets a new id: its batch ids start again at 0, and Delta would skip every batch id the
-    table has already seen under the old id. Checkpoints from before this id was kept use the flow's name."""
+    A new checkpoint gets a new id: its batch ids start again at 0, and a batch id the table already holds under
+    the old id would be taken for written. Checkpoints from before this id was kept use the flow's name."""
     folder = ctx.checkpoint(flow)
     marker = folder / "lab_txn_app_id"
     if marker.exists():
@@ -308,18 +306,21 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
     target = ctx.full_name(ds.name)
     if not ctx.spark.catalog.tableExists(target):
         writer_v2(empty_frame(ctx.spark, df.schema), ctx, ds, ds.name).create()
-    txn = {"txnAppId": txn_app_id(ctx, ds, flow)}
+    writer, folder = writer_id(ctx, ds, flow), ctx.checkpoint(flow)
 
     def write_batch(batch, batch_id):
-        if ctx.table_log(target).transaction_version(txn["txnAppId"]) >= batch_id:
-            return  # written by a run that died before the stream recorded it; Delta would skip it, uncounted
+        log = ctx.table_log(target)
+        if batch_writes.already_written(folder, log, writer, batch_id):
+            return  # written by a run that died before the stream recorded it; not counted again
+        batch_writes.record_attempt(folder, log, writer, batch_id)
         checked = ex.apply(batch, ds.expectations, ds.name)
+        note = {"userMetadata": batch_writes.user_metadata(writer, batch_id)}
         try:
             if pending["replace"]:
-                checked.df.writeTo(target).options(**txn, txnVersion=str(batch_id)).overwrite(F.lit(True))
+                checked.df.writeTo(target).options(**note).overwrite(F.lit(True))
                 pending["replace"] = False
             else:
-                (checked.df.write.format("delta").mode("append").options(**txn, txnVersion=str(batch_id))
+                (checked.df.write.format("delta").mode("append").options(**note)
                  .option("mergeSchema", "true").saveAsTable(target))
         except Exception as exc:  # noqa: BLE001
             try:

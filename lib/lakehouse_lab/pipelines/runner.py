@@ -187,7 +187,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
             if not validate_only:
                 _prepare_writes(ctx, pipeline, selected, refresh)
             resolution = preflight.check(ctx, selected, edges)
-            _learn_kinds(ctx, results, resolution.kinds, validate_only)
+            _learn_kinds(ctx, results, resolution.kinds)
             _start_events(events, pipeline, order, refresh, env, validate_only, refresh_selection)
             _exclude(events, results, order, selected)
             claims = ownership.check(ctx, selected)
@@ -220,7 +220,7 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
 def _run_datasets(ctx: UpdateContext, events: EventBuffer, order, edges, refresh: set, results: dict) -> str | None:
     """Run the datasets in ``order``, skipping those downstream of a failure; the update's first error."""
     error, not_done = None, set()
-    for position, dataset_name in enumerate(order):
+    for dataset_name in order:
         if any(src in not_done for src, dst, _ in edges if dst == dataset_name):
             results[dataset_name].status = "SKIPPED"
             events.add("flow_progress", f"Flow '{dataset_name}' is SKIPPED: an upstream dataset failed.",
@@ -232,10 +232,6 @@ def _run_datasets(ctx: UpdateContext, events: EventBuffer, order, edges, refresh
         if failure:
             error = error or failure  # the update reports its first failure
             not_done.add(dataset_name)
-        elif result.kind == "streaming_table" and position < len(order) - 1:
-            # the next update's first append checks a transaction id: built now, while the datasets after this
-            # one run, the state is ready then (Delta keeps it until the table changes)
-            ctx.prepare_write(dataset_name)
     return error
 
 
@@ -270,24 +266,22 @@ def _exclude(events: EventBuffer, results: dict, order, selected: list) -> None:
 
 
 def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set) -> None:
-    """Have the table state built, in the background and in the order of the update, for the writes that will
-    need it: a streaming table's appends (they check a transaction id) and a materialized view's overwrite (it
-    lists the files it replaces), expected unless its last refresh kept it up to date by appends alone. Built
-    while the datasets before it run, it is ready when its write comes (it would not be, started at the write)."""
+    """Have the table state built, in the background and in the order of the update, for the overwrites that
+    will need it (an overwrite lists the files it replaces): a materialized view's, unless its last refresh kept
+    it up to date by appends alone, and a fully refreshed streaming table's. Built while the datasets before it
+    run, it is ready when its write comes (it would not be, started at the write)."""
     for name in order:
         kind = pipeline.datasets[name].kind
         appends_only = name not in refresh and (incremental.load(ctx, name) or {}).get("technique") == "APPEND_ONLY"
-        if kind == "streaming_table" or (kind == "materialized_view" and not appends_only):
+        if (kind == "materialized_view" and not appends_only) or (kind == "streaming_table" and name in refresh):
             ctx.prepare_write(name)
 
 
-def _learn_kinds(ctx: UpdateContext, results: dict, kinds: dict, validate_only: bool) -> None:
+def _learn_kinds(ctx: UpdateContext, results: dict, kinds: dict) -> None:
     """Python ``@dp.table`` datasets take the kind their query gave when it was resolved (events, summary, the
-    ownership message); a streaming table's state is built ahead for its append (see ``_prepare_writes``)."""
+    ownership message)."""
     for name, kind in kinds.items():
         ctx.pipeline.datasets[name].kind = results[name].kind = kind
-        if kind == "streaming_table" and not validate_only:
-            ctx.prepare_write(name)
 
 
 def _start_events(events: EventBuffer, pipeline: Pipeline, order, refresh, env, validate_only: bool,
