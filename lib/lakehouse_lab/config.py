@@ -96,6 +96,17 @@ def load_config(env: str, config_dir: Path | None = None) -> EnvironmentConfig:
         raise ConfigError(f"Unknown environment {env!r}. Valid environments: {', '.join(known) or 'none'} "
                           f"(files in {folder}).")
     path = folder / f"{env}.yaml"
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _LOADED:  # a pipeline update asks nine times; parsing and validating each time cost ~15 ms
+        _LOADED[key] = _parse(path)
+    return _LOADED[key].model_copy(deep=True)
+
+
+_LOADED: dict[tuple, "EnvironmentConfig"] = {}  # by (file, modification time, size): an edited file is read again
+
+
+def _parse(path: Path) -> "EnvironmentConfig":
     text = path.read_text()
     raw = parse_yaml(text, path)
     if not isinstance(raw, dict):

@@ -85,8 +85,9 @@ class AggregateRewrite:
         from pyspark.sql import functions as F
 
         keys = [f"__k{i}" for i in range(len(self.keys))]
-        types = {f.name: f.dataType for f in kept.schema.fields}
-        merged = [getattr(F, _MERGE[fn])(f"__p{i}").cast(types[f"__p{i}"]).alias(f"__p{i}")
+        types = {f.name: f.dataType.simpleString() for f in kept.schema.fields}
+        # SQL text: one call to the JVM per column (Column functions take several each)
+        merged = [F.expr(f"CAST({_MERGE[fn]}(__p{i}) AS {types[f'__p{i}']}) AS __p{i}")
                   for i, (fn, _) in enumerate(self.parts)]
         return kept.unionByName(new).groupBy(*keys).agg(*merged)
 
