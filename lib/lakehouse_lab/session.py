@@ -115,7 +115,9 @@ def _build_session(cfg: config.EnvironmentConfig, app_name: str):
         # on the driver's class path from its first moment: Spark opens local files (LocalFiles, below) before it
         # would load `spark.jars`; one JVM runs driver and tasks, so nothing needs shipping to executors
         "spark.driver.extraClassPath": os.pathsep.join(str(j) for j in jar_files),
-        "spark.driver.extraJavaOptions": " ".join([f"-Dlog4j.configurationFile=file:{log4j}",
+        # the parallel collector, not G1: on a 2g driver, full refreshes 17 % faster and small updates 5 % (see
+        # README, "JVM settings"); LAKEHOUSE_LAB_JAVA_OPTIONS="-XX:-UseParallelGC -XX:+UseG1GC" goes back
+        "spark.driver.extraJavaOptions": " ".join([f"-Dlog4j.configurationFile=file:{log4j}", "-XX:+UseParallelGC",
                                                    *class_archive.java_options(jar_files)]),
         # Delta's SQL, the lab's check that refuses writes outside the session's environment, then Databricks-only
         # statements (USE CATALOG) rewritten for the parser
