@@ -3,8 +3,8 @@ cheapest that is exact (NO_OP, APPEND_ONLY, GROUP_AGGREGATE), and anything else 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import functools
+import json
 from decimal import Decimal
 
 import pytest

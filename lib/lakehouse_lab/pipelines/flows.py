@@ -286,7 +286,7 @@ def writer_id(ctx: UpdateContext, ds: Dataset, flow: Flow) -> str:
     A new checkpoint gets a new id: its batch ids start again at 0, and a batch id the table already holds under
     the old id would be taken for written. Checkpoints from before this id was kept use the flow's name."""
     folder = ctx.checkpoint(flow)
-    marker = folder / "lab_txn_app_id"
+    marker = folder / "lab_txn_app_id"  # named when the id was Delta's txnAppId; kept so existing ids still read
     if marker.exists():
         return marker.read_text().strip()
     name = f"{ctx.pipeline.name}.{ds.name}.{flow.name}"
