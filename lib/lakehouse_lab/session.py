@@ -168,6 +168,9 @@ def _prepare(spark) -> None:
     _quiet_python_loggers()
     catalog.bootstrap(spark)
     lineage.install(spark)
+    # each task carries a copy of the Hadoop settings; without each setting's file name, copying one costs a
+    # tenth as much (HadoopSettings.java)
+    spark._jvm.io.lakehouselab.HadoopSettings.forgetSources(spark.sparkContext._jsc.hadoopConfiguration())
 
 
 def _quiet_python_loggers() -> None:
