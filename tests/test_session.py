@@ -159,3 +159,12 @@ def test_jars_resolved_by_maven_are_named_without_their_group(tmp_path):
         (tmp_path / name).write_bytes(b"")
     (tmp_path / jars.MANIFEST).write_text(json.dumps({"coordinates": jars.COORDINATES, "route": "maven"}))
     assert [j.name for j in jars.for_session(tmp_path)] == ["delta-spark_4.1_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"]
+
+
+def test_jvm_classes_by_full_name_give_their_static_methods_and_constructors(spark):
+    from lakehouse_lab.jvm import jvm_class
+
+    assert jvm_class(spark, "scala.Option").empty().isEmpty()
+    assert jvm_class(spark, "java.util.ArrayList")().size() == 0
+    log = jvm_class(spark, "io.delta.tables.DeltaTable").forName(spark._jsparkSession, "system.access.table_lineage")
+    assert log.deltaLog().dataPath().getName() == "table_lineage"

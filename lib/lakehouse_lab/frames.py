@@ -17,6 +17,8 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+from .jvm import jvm_class
+
 
 def rows_frame(spark, rows, schema: str):
     """A DataFrame of ``rows`` (tuples in the order of ``schema``'s columns, a DDL string such as
@@ -34,7 +36,8 @@ def empty_frame(spark, struct):
     from pyspark.sql import DataFrame
 
     jvm_schema = spark._jsparkSession.parseDataType(struct.json())
-    return DataFrame(spark._jsparkSession.createDataFrame(spark._jvm.java.util.ArrayList(), jvm_schema), spark)
+    rows = jvm_class(spark, "java.util.ArrayList")()
+    return DataFrame(spark._jsparkSession.createDataFrame(rows, jvm_schema), spark)
 
 
 def _jsonable(value, data_type):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ..jvm import jvm_class
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -40,13 +42,11 @@ class TableLog:
 
     def __init__(self, spark, jlog):
         self.spark, self._log = spark, jlog
-        self._none = spark._jvm.scala.Option.empty()
+        self._none = jvm_class(spark, "scala.Option").empty()
 
     @classmethod
     def of(cls, spark, name: str) -> "TableLog":
-        from delta.tables import DeltaTable
-
-        return cls(spark, DeltaTable.forName(spark, name)._jdt.deltaLog())
+        return cls(spark, jvm_class(spark, "io.delta.tables.DeltaTable").forName(spark._jsparkSession, name).deltaLog())
 
     def snapshot(self) -> Snapshot:
         """The latest committed state (the log is listed again, so other writers' commits are seen)."""
