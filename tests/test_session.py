@@ -168,3 +168,15 @@ def test_jvm_classes_by_full_name_give_their_static_methods_and_constructors(spa
     assert jvm_class(spark, "java.util.ArrayList")().size() == 0
     log = jvm_class(spark, "io.delta.tables.DeltaTable").forName(spark._jsparkSession, "system.access.table_lineage")
     assert log.deltaLog().dataPath().getName() == "table_lineage"
+
+
+def test_use_selects_a_schema_again_only_when_the_session_moved_away(spark, monkeypatch):
+    from lakehouse_lab.catalog import use
+
+    spark.sql("USE system.lakeflow")
+    use(spark, "dev_catalog", "analytics")
+    assert (spark.catalog.currentCatalog(), spark.catalog.currentDatabase()) == ("dev_catalog", "analytics")
+    statements = []
+    monkeypatch.setattr(spark, "sql", lambda text, *a, **k: statements.append(text))
+    use(spark, "dev_catalog", "analytics")  # already current: no USE command to parse and run
+    assert statements == []

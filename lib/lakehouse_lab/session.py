@@ -72,8 +72,7 @@ def start(env: str | None = None, app_name: str = "lakehouse-lab"):
         _prepare(spark)
         _state["spark"] = spark
     _state["env"] = env
-    spark.sql(f"SET CATALOG `{cfg.database.catalog}`")
-    spark.sql(f"USE `{cfg.database.schema_name}`")
+    catalog.use(spark, cfg.database.catalog, cfg.database.schema_name)
     _isolate(spark, env, cfg)
     return spark
 

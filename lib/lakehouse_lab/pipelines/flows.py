@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import expectations as ex
-from ..catalog import quote
+from ..catalog import quote, use
 from ..frames import empty_frame
 from . import batch_writes, python_api, sql_parser
 from .model import OWNER_PROPERTY, QUARANTINE_PROPERTY, Dataset, Flow, PipelineDefinitionError
@@ -143,7 +143,7 @@ def build_dataframe(ctx: UpdateContext, flow: Flow, resolve=None):
 
     Unqualified names resolve in the pipeline's target schema (set again here: writes into the lab catalogs
     can move the session's current schema)."""
-    ctx.spark.sql(f"USE `{ctx.catalog}`.`{ctx.schema}`")
+    use(ctx.spark, ctx.catalog, ctx.schema)
     if flow.sql is not None:
         return ctx.spark.sql(flow_sql(ctx, flow, resolve))
     token = python_api._resolver.set(resolve or ctx.resolve)
