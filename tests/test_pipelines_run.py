@@ -469,3 +469,16 @@ def test_a_source_dropped_and_re_created_says_to_fully_refresh_the_streaming_tab
     refreshed = run_pipeline(pipeline(), schema=schema, full_refresh=["copied"])
     assert refreshed.state == "COMPLETED", refreshed.error
     assert sorted(r.n for r in spark.table(f"{scratch_schema}.copied").collect()) == [10, 11]
+
+
+def test_an_update_creates_its_target_schema_when_missing(spark):
+    import uuid
+
+    schema = f"t_{uuid.uuid4().hex[:8]}"
+    try:
+        update = run_pipeline(Pipeline.from_sql("new_schema", "CREATE MATERIALIZED VIEW answer AS SELECT 42 AS n"),
+                              schema=schema)
+        assert update.state == "COMPLETED", update.error
+        assert spark.read.table(f"dev_catalog.{schema}.answer").collect()[0].n == 42
+    finally:
+        spark.sql(f"DROP SCHEMA IF EXISTS dev_catalog.{schema} CASCADE")

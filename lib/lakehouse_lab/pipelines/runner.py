@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from .. import paths, run_context
-from ..catalog import use
+from ..catalog import schema_folder, use
 from ..expectations import ExpectationFailed
 from ..parallel import Background
 from . import incremental, ownership, preflight
@@ -165,7 +165,8 @@ def _run(spark, source, env, full_refresh, name, configuration, raise_on_failure
     catalog, schema = cfg.database.catalog, schema or cfg.database.schema_name
     if not IDENTIFIER.fullmatch(schema):
         raise PipelineDefinitionError(f"schema {schema!r} is not a plain identifier (letters, digits, _)")
-    spark.sql("CREATE SCHEMA IF NOT EXISTS IDENTIFIER(:s)", args={"s": f"`{catalog}`.`{schema}`"})  # as Databricks
+    if not schema_folder(catalog, schema).is_dir():  # the target schema is created, as on Databricks
+        spark.sql("CREATE SCHEMA IF NOT EXISTS IDENTIFIER(:s)", args={"s": f"`{catalog}`.`{schema}`"})
     use(spark, catalog, schema)
     pipeline = source if isinstance(source, Pipeline) else Pipeline.load(source, name=name)
     if name:
