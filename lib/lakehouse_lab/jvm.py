@@ -11,7 +11,8 @@ from __future__ import annotations
 
 
 def jvm_class(spark, name: str):
-    """The JVM class ``name`` (``package.Class``) of ``spark``'s driver, for calls to its static methods."""
+    """The JVM class ``name`` (``package.Class``) of ``spark``'s driver: call its static methods on it, or call it
+    to construct an instance."""
     from py4j.java_gateway import JavaClass
 
     return JavaClass(name, spark._jvm._gateway_client)
