@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from . import catalog, class_archive, cluster, config, driver, lineage, paths
+from .jvm import jvm_class
 
 _state: dict = {"spark": None, "env": None}
 
@@ -167,9 +168,10 @@ def _prepare(spark) -> None:
     _quiet_python_loggers()
     catalog.bootstrap(spark)
     lineage.install(spark)
-    # each task carries a copy of the Hadoop settings; without each setting's file name, copying one costs a
+    # each task carries a copy of the Hadoop settings; without each setting's file name, serializing one costs a
     # tenth as much (HadoopSettings.java)
-    spark._jvm.io.lakehouselab.HadoopSettings.forgetSources(spark.sparkContext._jsc.hadoopConfiguration())
+    hadoop_settings = jvm_class(spark, "io.lakehouselab.HadoopSettings")
+    hadoop_settings.forgetSources(spark.sparkContext._jsc.hadoopConfiguration())
 
 
 def _quiet_python_loggers() -> None:

@@ -71,7 +71,7 @@ class TableLog:
         it was most of these jobs' work. Measured on warm incremental updates, the ways taking turns in blocks
         of three (medians of twelve): 1.84 s against 2.06 s. Adaptive execution is off there too, so the build
         is one Spark job, not one per stage: 0.243 s against 0.268 s per build (medians of ten, taking turns)."""
-        sessions = self.spark._jvm.org.apache.spark.sql.SparkSession
+        sessions = jvm_class(self.spark, "org.apache.spark.sql.SparkSession")
         interpreted = self.spark._jsparkSession.cloneSession()
         interpreted.conf().set("spark.sql.codegen.wholeStage", "false")
         interpreted.conf().set("spark.sql.codegen.factoryMode", "NO_CODEGEN")
@@ -84,11 +84,10 @@ class TableLog:
 
     def commits(self, first: int, last: int) -> list[Commit]:
         """The commits ``first``..``last`` (inclusive): operation, its parameters, metrics and user metadata."""
-        jvm = self.spark._jvm
-        delta = jvm.org.apache.spark.sql.delta
         store, conf, log_path = self._log.store(), self._log.newDeltaHadoopConf(), self._log.logPath()
         found = []
-        file_names, history = delta.util.FileNames, delta.DeltaHistoryManager
+        file_names = jvm_class(self.spark, "org.apache.spark.sql.delta.util.FileNames")
+        history = jvm_class(self.spark, "org.apache.spark.sql.delta.DeltaHistoryManager")
         for version in range(first, last + 1):
             info = history.getCommitInfoOpt(store, file_names.unsafeDeltaFile(log_path, version), conf)
             if info.isEmpty():
