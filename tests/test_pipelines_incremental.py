@@ -175,39 +175,44 @@ def test_delta_log_reader_agrees_with_describe(spark, scratch_schema, pipeline):
 
 
 
-def test_an_overwrite_has_the_table_state_built_ahead_and_a_streaming_append_needs_none(spark, scratch_schema,
-                                                                                        pipeline, monkeypatch):
-    """An overwrite needs the files it replaces: Delta rebuilds the table's state for it. The update has it built
-    in the background for the views it will overwrite (gold), not for a view its last refresh kept by appends
-    (silver) unless it is fully refreshed; a built state is kept on Delta's snapshot. A streaming table's append
-    (bronze) never needs it: its batch commits are told apart by their user metadata (``batch_writes``)."""
+def test_a_views_overwrite_needs_no_table_state_and_a_streaming_append_needs_none(spark, scratch_schema, pipeline,
+                                                                                    monkeypatch):
+    """An overwrite needs the files it replaces. Delta would rebuild the table's state to list them; a view's
+    latest commit names them all (it was an overwrite too), so its refresh commits without that
+    (``TableLog.replace_rows``) and the update does not build it ahead. Other overwrites (a fully refreshed
+    streaming table) have it built in the background. A streaming table's append (bronze) never needs it: its
+    batch commits are told apart by their user metadata (``batch_writes``)."""
     from lakehouse_lab.pipelines.flows import UpdateContext
 
     source, text, schema = pipeline
     _run(text, schema)
     gold = TableLog.of(spark, f"{scratch_schema}.gold")
     none = spark._jvm.scala.Option.empty()
-    assert not gold._log.update(False, none, none).stateReconstructionTriggered()
-    gold.prepare_write()
-    assert gold._log.update(False, none, none).stateReconstructionTriggered()
+    before = gold._log.update(False, none, none)
+    assert gold.files_known() and not before.stateReconstructionTriggered()
 
     asked, prepare = [], UpdateContext.prepare_write
-    monkeypatch.setattr(UpdateContext, "prepare_write", lambda ctx, name: (asked.append(name), prepare(ctx, name)))
+    monkeypatch.setattr(UpdateContext, "prepare_write",
+                        lambda ctx, name, quick=False: (asked.append((name, quick)), prepare(ctx, name, quick)))
     _rows(spark, 2000, 10).write.mode("append").saveAsTable(source)
     update = _run(text, schema)
     assert (update.datasets["silver"].technique, update.datasets["gold"].technique) == \
         ("APPEND_ONLY", "GROUP_AGGREGATE")
-    assert asked == ["gold"]
+    assert asked == [("gold", True)]
+    assert not before.stateReconstructionTriggered()  # replaced from the commit's file list alone
+    previous, last = gold.commits(gold.version() - 1, gold.version())
+    assert (last.operation, last.parameters["mode"]) == ("WRITE", "Overwrite")
+    assert last.metrics["numRemovedFiles"] == previous.metrics["numFiles"]
     bronze = TableLog.of(spark, f"{scratch_schema}.bronze")
     assert not bronze._log.update(False, none, none).stateReconstructionTriggered()
     [last] = bronze.commits(bronze.version(), bronze.version())
     assert json.loads(last.user_metadata)["batch_id"] >= 1
     asked.clear()
     _run(text, schema, full_refresh=["silver"])  # a full refresh overwrites silver too; only silver runs
-    assert asked == ["silver"]
+    assert asked == [("silver", True)]
     asked.clear()
     _run(text, schema, full_refresh=["bronze"])  # a fully refreshed streaming table is overwritten
-    assert asked == ["bronze"]
+    assert asked == [("bronze", False)]
 
 
 def test_a_batch_counts_as_written_only_when_a_commit_after_its_attempt_names_it(spark, scratch_schema, tmp_path):
@@ -285,9 +290,10 @@ def test_python_row_wise_views_refresh_incrementally_and_python_aggregates_recom
     assert _run_py().state == "COMPLETED"
     _rows(spark, 5000, 12).write.mode("append").saveAsTable(source)
     asked, prepare = [], UpdateContext.prepare_write
-    monkeypatch.setattr(UpdateContext, "prepare_write", lambda ctx, name: (asked.append(name), prepare(ctx, name)))
+    monkeypatch.setattr(UpdateContext, "prepare_write",
+                        lambda ctx, name, quick=False: (asked.append(name), prepare(ctx, name, quick)))
     update = _run_py()
-    # the recomputed view's state is built from the start; bronze (@dp.table) streams and only appends
+    # the recomputed view is prepared for from the start; bronze (@dp.table) streams and only appends
     assert asked == ["per_customer"]
     assert update.state == "COMPLETED", update.error
     assert update.datasets["silver"].technique == "APPEND_ONLY"

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from ..jvm import jvm_class
 
+WHOLE_TABLE_OVERWRITE = "io.lakehouselab.WholeTableOverwrite"
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -81,6 +83,17 @@ class TableLog:
             self._log.update(False, self._none, self._none).numOfFiles()
         finally:
             sessions.setActiveSession(self.spark._jsparkSession)
+
+    def files_known(self) -> bool:
+        """Whether the latest commit names every file of the table, so :meth:`replace_rows` needs no state."""
+        return bool(jvm_class(self.spark, WHOLE_TABLE_OVERWRITE).filesKnown(self._log))
+
+    def replace_rows(self, df) -> int | None:
+        """Replace the table's rows with ``df``'s in one commit, without Delta rebuilding the table's file list
+        first, when the latest commit names every file (``java/WholeTableOverwrite.java``). Returns the version
+        committed, or None when that does not hold (nothing is written then)."""
+        version = int(jvm_class(self.spark, WHOLE_TABLE_OVERWRITE).overwrite(self._log, df._jdf))
+        return version if version >= 0 else None
 
     def commits(self, first: int, last: int) -> list[Commit]:
         """The commits ``first``..``last`` (inclusive): operation, its parameters, metrics and user metadata."""

@@ -114,16 +114,23 @@ class UpdateContext:
             self.delta_logs[table] = TableLog.of(self.spark, table)
         return self.delta_logs[table]
 
-    def prepare_write(self, name: str) -> None:
+    def prepare_write(self, name: str, quick: bool = False) -> None:
         """Have Delta build dataset ``name``'s table state in the background, for an overwrite later in this
-        update (``TableLog.prepare_write``)."""
+        update (``TableLog.prepare_write``). ``quick``: the overwrite will not need it when the latest commit
+        names every file (``TableLog.replace_rows``)."""
         if self.background is None:
             return
         from .delta_log import TableLog
 
         target = self.full_name(name)
-        self.background.submit(lambda: self.spark.catalog.tableExists(target)
-                               and TableLog.of(self.spark, target).prepare_write())
+
+        def prepare():
+            if self.spark.catalog.tableExists(target):
+                log = TableLog.of(self.spark, target)
+                if not (quick and log.files_known()):
+                    log.prepare_write()
+
+        self.background.submit(prepare)
 
     def checkpoint(self, flow: Flow) -> Path:
         return self.checkpoint_root / flow.target / flow.name

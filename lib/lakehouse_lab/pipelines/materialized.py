@@ -51,7 +51,9 @@ def refresh(ctx: UpdateContext, ds: Dataset, result: DatasetResult, df, full_ref
 
 def _recompute(ctx, ds, result, df, sql, shape, full_refresh, state) -> dict:
     if not (shape and shape.technique == "GROUP_AGGREGATE"):
-        _write(ctx, ds, result, df, lambda checked: overwrite(ctx, ds, ds.name, checked, full_refresh))
+        with capture.not_captured(ctx.spark):
+            _write(ctx, ds, result, df, lambda checked: overwrite(ctx, ds, ds.name, checked, full_refresh, quick=True))
+        capture.record_stream(df, ctx.full_name(ds.name), ctx.spark)
         return {}
     rewrite = aggregates.rewrite(sql)
     partials = ctx.spark.sql(rewrite.partial_sql(quote(shape.sources[0])))
@@ -121,7 +123,7 @@ def _aggregate_state(ctx, ds, kept: dict):
 def _write_final(ctx, ds, result, rows, reset: bool) -> None:
     """Overwrite the view with ``rows`` computed from its aggregate state (lineage: recorded from its query)."""
     with capture.not_captured(ctx.spark):
-        _write(ctx, ds, result, rows, lambda checked: overwrite(ctx, ds, ds.name, checked, reset))
+        _write(ctx, ds, result, rows, lambda checked: overwrite(ctx, ds, ds.name, checked, reset, quick=True))
 
 
 def _write(ctx, ds, result, df, write, append: bool = False) -> None:
@@ -147,11 +149,13 @@ def _write(ctx, ds, result, df, write, append: bool = False) -> None:
         result.quarantined = result.rows_dropped
 
 
-def overwrite(ctx: UpdateContext, ds: Dataset, name: str, df, reset: bool) -> None:
+def overwrite(ctx: UpdateContext, ds: Dataset, name: str, df, reset: bool, quick: bool = False) -> None:
     """Replace the table's rows in one Delta commit (created first, or re-created when its columns changed).
 
     ``writeTo().overwrite()`` is used rather than ``REPLACE TABLE AS SELECT`` because metrics observed on a
-    DataFrame reach the driver for it (checked on Spark 4.1 + Delta 4: not for CTAS/RTAS)."""
+    DataFrame reach the driver for it (checked on Spark 4.1 + Delta 4: not for CTAS/RTAS). ``quick``: when the
+    table's latest commit names all its files, commit without Delta rebuilding its file list first
+    (``TableLog.replace_rows``); the write is then not seen by lineage capture, so the caller records it."""
     from pyspark.sql import functions as F
 
     target = ctx.full_name(name)
@@ -159,4 +163,6 @@ def overwrite(ctx: UpdateContext, ds: Dataset, name: str, df, reset: bool) -> No
     if (not exists or not same_columns(ctx.spark.read.table(target).schema, df.schema)
             or (reset and definition_changed(ctx, ds, name))):
         writer_v2(empty_frame(ctx.spark, df.schema), ctx, ds, name).createOrReplace()
+    if quick and ctx.table_log(target).replace_rows(df) is not None:
+        return
     df.writeTo(target).overwrite(F.lit(True))

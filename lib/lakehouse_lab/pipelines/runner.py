@@ -275,7 +275,9 @@ def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set)
     for name in order:
         kind = pipeline.datasets[name].kind
         appends_only = name not in refresh and (incremental.load(ctx, name) or {}).get("technique") == "APPEND_ONLY"
-        if (kind == "materialized_view" and not appends_only) or (kind == "streaming_table" and name in refresh):
+        if kind == "materialized_view" and not appends_only:
+            ctx.prepare_write(name, quick=True)
+        elif kind == "streaming_table" and name in refresh:
             ctx.prepare_write(name)
 
 
