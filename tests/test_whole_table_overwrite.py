@@ -53,7 +53,7 @@ def test_nothing_is_written_when_the_latest_commit_does_not_name_every_file(spar
     assert log.version() == before and _rows(spark, table) == [(i,) for i in range(6)]
 
 
-def test_nothing_is_written_for_other_columns_or_an_append_only_table(spark, scratch_schema):
+def test_nothing_is_written_for_other_columns_an_append_only_or_a_clustered_table(spark, scratch_schema):
     table = f"{scratch_schema}.kept"
     spark.range(3).selectExpr("id", "'x' AS tag").write.saveAsTable(table)
     log = TableLog.of(spark, table)
@@ -66,6 +66,12 @@ def test_nothing_is_written_for_other_columns_or_an_append_only_table(spark, scr
     assert log.files_known()
     assert log.replace_rows(spark.range(9).selectExpr("id", "'z' AS tag")) is None  # Delta refuses to remove rows
     assert _rows(spark, table) == [(0, "x"), (1, "x"), (2, "x"), (3, "y")]
+
+    clustered = f"{scratch_schema}.clustered"  # its clustering columns are domain metadata, Delta's to rewrite
+    spark.sql(f"CREATE TABLE {clustered} (id BIGINT) CLUSTER BY (id)")
+    spark.range(3).writeTo(clustered).overwrite(F.lit(True))
+    assert not TableLog.of(spark, clustered).files_known()
+    assert TableLog.of(spark, clustered).replace_rows(spark.range(7)) is None
 
 
 def test_metrics_observed_on_the_rows_reach_the_driver(spark, scratch_schema):

@@ -87,7 +87,10 @@ public final class WholeTableOverwrite {
         return log.update(false, Option.empty(), Option.empty());
     }
 
-    /** The table's files when its latest commit added all of them (checked against its checksum), else null. */
+    /**
+     * The table's files when its latest commit added all of them (checked against its checksum) and the table has
+     * no domain metadata; else null.
+     */
     private static List<AddFile> liveFiles(Snapshot snapshot) {
         Option<VersionChecksum> checksum = snapshot.checksumOpt();
         if (checksum.isEmpty() || snapshot.version() < 0) {
@@ -112,7 +115,9 @@ public final class WholeTableOverwrite {
             }
         }
         VersionChecksum sums = checksum.get();
-        return added.size() == sums.numFiles() && bytes == sums.tableSizeBytes()
+        // domain metadata (clustering, row tracking) is something Delta's overwrite may rewrite: left to Delta
+        boolean noDomains = sums.domainMetadata().isDefined() && sums.domainMetadata().get().isEmpty();
+        return noDomains && added.size() == sums.numFiles() && bytes == sums.tableSizeBytes()
             ? new ArrayList<>(added.values()) : null;
     }
 
