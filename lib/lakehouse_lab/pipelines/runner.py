@@ -270,8 +270,9 @@ def _exclude(events: EventBuffer, results: dict, order, selected: list) -> None:
 def _prepare_writes(ctx: UpdateContext, pipeline: Pipeline, order, refresh: set) -> None:
     """Have the table state built, in the background and in the order of the update, for the overwrites that
     will need it (an overwrite lists the files it replaces): a materialized view's, unless its last refresh kept
-    it up to date by appends alone, and a fully refreshed streaming table's. Built while the datasets before it
-    run, it is ready when its write comes (it would not be, started at the write)."""
+    it up to date by appends alone or its latest commit names every file (``TableLog.replace_rows``), and a fully
+    refreshed streaming table's. Built while the datasets before it run, it is ready when its write comes (it
+    would not be, started at the write)."""
     for name in order:
         kind = pipeline.datasets[name].kind
         appends_only = name not in refresh and (incremental.load(ctx, name) or {}).get("technique") == "APPEND_ONLY"
