@@ -54,8 +54,9 @@ public final class WholeTableOverwrite {
 
     /**
      * Replace the rows of the table {@code log} belongs to with {@code data}, in one commit. Returns the version
-     * committed, or -1 when nothing was done: the table's files are not all named by its latest commit, its
-     * columns differ from {@code data}'s, or it is append-only (Delta's usual path reports that).
+     * committed, or -1 when nothing was done: the table's files are not all named by its latest commit, it has
+     * domain metadata, its columns differ from {@code data}'s, or it is append-only (Delta's usual path reports
+     * that).
      */
     public static long overwrite(DeltaLog log, Dataset<Row> data) {
         Snapshot snapshot = latest(log);
