@@ -29,14 +29,42 @@ _MARKER = ("delta.dataSkippingNumIndexedCols", "0")
 def file_counts(catalog_name: str) -> dict[str, int]:
     """``{full table name: number of files}`` of the bookkeeping tables of ``catalog_name`` (all tables of
     ``system``), read from each table's latest checksum file (tables without one are left out)."""
-    counts = {}
+    return {name: int(checksum.get("numFiles", 0)) for name, checksum in _bookkeeping_checksums(catalog_name)}
+
+
+def _bookkeeping_checksums(catalog_name: str):
+    """``(full table name, latest checksum)`` of each bookkeeping table of ``catalog_name`` that has one."""
     for schema in catalog.list_schemas(None, catalog_name):
         for log in sorted(catalog.schema_folder(catalog_name, schema).glob("*/_delta_log")):
             checksum = _latest_checksum(log)
             settings = (checksum or {}).get("metadata", {}).get("configuration", {})
             if checksum and (catalog_name == catalog.SYSTEM_CATALOG or settings.get(_MARKER[0]) == _MARKER[1]):
-                counts[f"{catalog_name}.{schema}.{log.parent.name}"] = int(checksum.get("numFiles", 0))
-    return counts
+                yield f"{catalog_name}.{schema}.{log.parent.name}", checksum
+
+
+def shorten_logs(spark) -> list[str]:
+    """Give the bookkeeping tables created before it their short log retention
+    (``catalog.BOOKKEEPING_LOG_SETTINGS``), then checkpoint each and let Delta delete its expired log files
+    (by whole days: the log keeps yesterday's and today's commits). Returns the tables changed."""
+    from .pipelines.delta_log import TableLog
+
+    wanted = catalog.BOOKKEEPING_LOG_SETTINGS
+    settings = ", ".join(f"'{k}' = '{v}'" for k, v in wanted.items())
+    changed = []
+    for catalog_name in _writable(spark):
+        for name, checksum in _bookkeeping_checksums(catalog_name):
+            current = checksum.get("metadata", {}).get("configuration", {})
+            if any(current.get(k) != v for k, v in wanted.items()):
+                spark.sql(f"ALTER TABLE {catalog.quote(name)} SET TBLPROPERTIES ({settings})")
+                log = TableLog.of(spark, name)._log
+                none = spark._jvm.scala.Option.empty()
+                log.checkpointAndCleanUpDeltaLog(log.update(False, none, none), none)
+                changed.append(name)
+    return changed
+
+
+def _writable(spark) -> list[str]:
+    return spark.conf.get(catalog.WRITABLE_CATALOGS_CONF, catalog.SYSTEM_CATALOG).split(",")
 
 
 def _latest_checksum(log: Path) -> dict | None:
@@ -52,9 +80,8 @@ def _latest_checksum(log: Path) -> dict | None:
 def compact_bookkeeping_tables(spark, min_files: int = MIN_FILES) -> dict[str, tuple[int, int]]:
     """``OPTIMIZE`` every bookkeeping table of the catalogs this session writes (``system`` and the current
     environment's) that has at least ``min_files`` files; returns ``{table: (files before, files after)}``."""
-    writable = spark.conf.get(catalog.WRITABLE_CATALOGS_CONF, catalog.SYSTEM_CATALOG).split(",")
     compacted = {}
-    for catalog_name in writable:
+    for catalog_name in _writable(spark):
         for name, files in file_counts(catalog_name).items():
             if files >= min_files:
                 metrics = spark.sql(f"OPTIMIZE {catalog.quote(name)}").first().metrics
