@@ -50,3 +50,26 @@ def test_a_rename_that_would_overwrite_fails_as_delta_commits_need(spark, tmp_pa
     with pytest.raises(Exception, match="FileAlreadyExists"):
         files.rename(hadoop.Path(f"file:{second}"), hadoop.Path(f"file:{commit}"), rename_options)
     assert commit.read_text() == "first writer" and second.exists()
+
+
+def test_a_folder_lists_as_hadoop_lists_it(spark, tmp_path):
+    """Delta lists a table's whole log folder to find new commits; the lab lists with one lstat per entry."""
+    jvm, fs, files = _hadoop(spark)
+    (tmp_path / "00000000000000000000.json").write_text("{}\n")
+    (tmp_path / "00000000000000000000.crc").write_text("{}")
+    (tmp_path / "_staged_commits").mkdir()
+    (tmp_path / "link.json").symlink_to(tmp_path / "00000000000000000000.json")
+    folder = jvm.org.apache.hadoop.fs.Path(f"file:{tmp_path}")
+    hadoop = jvm.org.apache.hadoop.fs.RawLocalFileSystem()
+    hadoop.initialize(jvm.java.net.URI("file:///"), spark.sparkContext._jsc.hadoopConfiguration())
+
+    def listed(statuses):
+        return sorted((s.getPath().toString(), s.isDirectory(), s.getLen(), s.getModificationTime())
+                      for s in statuses)
+
+    expected = listed(hadoop.listStatus(folder))
+    assert len(expected) == 4
+    assert listed(fs.getRawFileSystem().listStatus(folder)) == expected
+    assert listed(files.util().listStatus(folder)) == expected  # FileContext: streaming checkpoints, Delta's log
+    file_path = jvm.org.apache.hadoop.fs.Path(f"file:{tmp_path / '00000000000000000000.crc'}")
+    assert listed(fs.getRawFileSystem().listStatus(file_path)) == listed(hadoop.listStatus(file_path))
