@@ -59,9 +59,9 @@ public class LocalFiles extends LocalFileSystem {
          * A folder's entries, each with one {@code lstat}. Hadoop's own listing makes several calls per entry
          * (exists, length, is-directory, modification time) and parses each entry's path as a URI two or three
          * times; Delta lists a table's whole {@code _delta_log} folder every time it looks for new commits, so a
-         * log of 1,413 files took 38 ms per listing. Symbolic links and anything that is not a plain folder keep
-         * Hadoop's code. Owner and permission are not read, as Hadoop's listing also leaves them unread until asked
-         * for; here they are the defaults of {@link FileStatus}.
+         * log of 1,416 files took 38.5 ms per listing, 19.4 ms here. Symbolic links and anything that is not a
+         * plain folder keep Hadoop's code. A listed entry has {@link FileStatus}'s default owner and permission,
+         * not the file's (Hadoop reads those on request, with a process); {@code getFileStatus} gives the real ones.
          */
         @Override
         public FileStatus[] listStatus(Path path) throws IOException {
