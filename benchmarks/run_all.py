@@ -1,5 +1,9 @@
 """Run every ``bench_*.py`` in its own process, in a lab root of its own (``.lab-bench``), and print a digest.
 
+The lab root is emptied first, so a run's figures do not depend on the runs before it: the lab's system tables
+kept every earlier run's commits, and Delta lists a table's whole log on each write (``pipeline_events`` had
+1,119 log files after two weeks of runs, and every pipeline update appends to it and to `pipeline_updates`).
+
 Each benchmark prints its figures and writes ``benchmarks/results/<name>.json``. Pass names to run a subset:
 ``python benchmarks/run_all.py foundation pipelines``.
 """
@@ -7,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +24,9 @@ def main(names: list[str]) -> int:
     scripts = sorted(HERE.glob("bench_*.py"))
     if names:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in names]
-    env = {**os.environ, "LAKEHOUSE_LAB_HOME": str(HERE.parent / ".lab-bench"), "CI": "1"}
+    root = HERE.parent / ".lab-bench"
+    shutil.rmtree(root, ignore_errors=True)
+    env = {**os.environ, "LAKEHOUSE_LAB_HOME": str(root), "CI": "1"}
     failed = 0
     for script in scripts:
         print(f"\n=== {script.stem} ===", flush=True)
