@@ -1,4 +1,8 @@
-"""Compaction of the bookkeeping tables: which tables, the file counts from the checksum files, rows kept."""
+"""Upkeep of the bookkeeping tables: which tables are compacted, the file counts from the checksum files, rows
+kept; and their short log, given to tables created before it."""
+import os
+import time
+
 from lakehouse_lab import catalog, maintenance
 from lakehouse_lab.pipelines.delta_log import TableLog
 
@@ -26,9 +30,6 @@ def test_only_bookkeeping_tables_with_enough_files_are_compacted(spark, scratch_
 
 
 def test_bookkeeping_tables_from_before_get_a_short_log_and_lose_their_expired_commits(spark, scratch_schema):
-    import os
-    import time
-
     older, newer = f"{scratch_schema}.older_records", f"{scratch_schema}.newer_records"
     spark.sql(f"CREATE TABLE {older} (id BIGINT) USING delta "
               "TBLPROPERTIES ('delta.dataSkippingNumIndexedCols' = '0')")  # as created before the setting

@@ -233,7 +233,7 @@ def _compact(spark) -> None:
     alert deliveries) could make that ``MERGE`` fail on a conflict."""
     try:
         for name in maintenance.shorten_logs(spark):
-            print(f"{name}: its log now keeps today's commits", flush=True)
+            print(f"{name}: its log now keeps a day of commits", flush=True)
         for name, (before, after) in maintenance.compact_bookkeeping_tables(spark).items():
             print(f"compacted {name}: {before} files -> {after}", flush=True)
     except Exception as exc:  # noqa: BLE001 - maintenance is optional; the cluster serves regardless

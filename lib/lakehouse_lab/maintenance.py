@@ -43,9 +43,13 @@ def _bookkeeping_checksums(catalog_name: str):
 
 
 def shorten_logs(spark) -> list[str]:
-    """Give the bookkeeping tables created before it their short log retention
+    """Give the bookkeeping tables created before the lab set a short log retention that setting
     (``catalog.BOOKKEEPING_LOG_SETTINGS``), then checkpoint each and let Delta delete its expired log files
-    (by whole days: the log keeps yesterday's and today's commits). Returns the tables changed."""
+    (by whole days: the log keeps yesterday's and today's commits). Returns the tables changed.
+
+    >>> maintenance.shorten_logs(lab.start())       # doctest: +SKIP
+    ['system.lakeflow.pipeline_events', 'system.lakeflow.pipeline_updates']
+    """
     from .pipelines.delta_log import TableLog
 
     wanted = catalog.BOOKKEEPING_LOG_SETTINGS
