@@ -60,9 +60,7 @@ def shorten_logs(spark) -> list[str]:
             current = checksum.get("metadata", {}).get("configuration", {})
             if any(current.get(k) != v for k, v in wanted.items()):
                 spark.sql(f"ALTER TABLE {catalog.quote(name)} SET TBLPROPERTIES ({settings})")
-                log = TableLog.of(spark, name)._log
-                none = spark._jvm.scala.Option.empty()
-                log.checkpointAndCleanUpDeltaLog(log.update(False, none, none), none)
+                TableLog.of(spark, name).checkpoint_and_clean()
                 changed.append(name)
     return changed
 

@@ -95,6 +95,11 @@ class TableLog:
         version = int(jvm_class(self.spark, WHOLE_TABLE_OVERWRITE).overwrite(self._log, df._jdf))
         return version if version >= 0 else None
 
+    def checkpoint_and_clean(self) -> None:
+        """Write a checkpoint of the latest version, then let Delta delete the log files older than the table's
+        ``delta.logRetentionDuration`` (``maintenance.shorten_logs``)."""
+        self._log.checkpointAndCleanUpDeltaLog(self._log.update(False, self._none, self._none), self._none)
+
     def commits(self, first: int, last: int) -> list[Commit]:
         """The commits ``first``..``last`` (inclusive): operation, its parameters, metrics and user metadata."""
         store, conf, log_path = self._log.store(), self._log.newDeltaHadoopConf(), self._log.logPath()
