@@ -62,8 +62,14 @@ def pipeline(spark, scratch_schema):
     return source, PIPELINE.format(source=source), scratch_schema.split(".")[1]
 
 
-def test_appended_rows_refresh_incrementally_to_the_full_recompute_result(spark, scratch_schema, pipeline):
+@pytest.mark.parametrize("new_rows_from", ["the files the appends added", "the change data feed"])
+def test_appended_rows_refresh_incrementally_to_the_full_recompute_result(spark, scratch_schema, pipeline,
+                                                                          monkeypatch, new_rows_from):
     source, text, schema = pipeline
+    read, found = TableLog.appended_rows, []
+    feed_only = new_rows_from == "the change data feed"  # what is read when the commits did more than add files
+    monkeypatch.setattr(TableLog, "appended_rows",
+                        lambda log, *versions: found.append(None if feed_only else read(log, *versions)) or found[-1])
     run = functools.partial(_run, name="[dev] inc test")  # a name with glob characters: its state path is read back
     first = run(text, schema)
     assert {n: first.datasets[n].technique for n in ("silver", "gold")} == \
@@ -73,6 +79,7 @@ def test_appended_rows_refresh_incrementally_to_the_full_recompute_result(spark,
     second = run(text, schema)
     silver, gold = second.datasets["silver"], second.datasets["gold"]
     assert (silver.technique, gold.technique) == ("APPEND_ONLY", "GROUP_AGGREGATE")
+    assert len(found) == 2 and all((rows is None) == feed_only for rows in found)
     new_kept = _rows(spark, 1000, 30).where("customer IS NOT NULL AND (qty IS NULL OR qty > 0)").count()
     assert silver.rows_written == new_kept  # only the new rows went through the query and its expectations
     assert silver.rows_dropped == _rows(spark, 1000, 30).where("customer IS NULL AND (qty IS NULL OR qty > 0)").count()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..jvm import jvm_class
 
 WHOLE_TABLE_OVERWRITE = "io.lakehouselab.WholeTableOverwrite"
+APPENDED_ROWS = "io.lakehouselab.AppendedRows"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,14 @@ class TableLog:
         committed, or None when that does not hold (nothing is written then)."""
         version = int(jvm_class(self.spark, WHOLE_TABLE_OVERWRITE).overwrite(self._log, df._jdf))
         return version if version >= 0 else None
+
+    def appended_rows(self, first: int, last: int):
+        """The rows versions ``first``..``last`` added, as a DataFrame over the files they added, when those
+        commits only appended (``java/AppendedRows.java``); else None."""
+        from pyspark.sql import DataFrame
+
+        rows = jvm_class(self.spark, APPENDED_ROWS).read(self._log, first, last)
+        return None if rows is None else DataFrame(rows, self.spark)
 
     def checkpoint_and_clean(self) -> None:
         """Write a checkpoint of the latest version, then let Delta delete the log files older than the table's

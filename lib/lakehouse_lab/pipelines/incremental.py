@@ -7,7 +7,8 @@ technique, named as in Databricks' ``planning_information`` events:
 
 * ``NO_OP`` — no source changed since the last refresh: nothing is read or written;
 * ``APPEND_ONLY`` — the query filters and projects one source, which only appended: the query runs over the
-  appended rows alone (read with Delta's change data feed) and they are appended to the view;
+  appended rows alone (the files the appends added, as Delta's change data feed would give them) and they are
+  appended to the view;
 * ``GROUP_AGGREGATE`` — a SQL ``GROUP BY`` with COUNT/SUM/MIN/MAX/AVG over one source, which only appended:
   partial aggregates of the new rows are merged into a per-group state (Parquet snapshots in the pipeline's
   storage) and the view is rewritten from it — one row per group instead of one per source row;
@@ -200,8 +201,13 @@ def _appended(ctx, source: str, kept) -> tuple[str | None, tuple | None]:
     return None, (version + 1, now.version)
 
 
-def appended_rows(spark, source: str, first: int, last: int):
-    """The rows ``source`` gained in versions ``first``..``last`` (change data feed, inserts only)."""
+def appended_rows(ctx, source: str, first: int, last: int):
+    """The rows ``source`` gained in versions ``first``..``last``: read from the files those append commits added
+    (``TableLog.appended_rows``), or else from the change data feed's inserts."""
+    rows = ctx.table_log(source).appended_rows(first, last)
+    if rows is not None:
+        return rows
+    spark = ctx.spark
     rows = (spark.read.option("readChangeFeed", "true").option("startingVersion", first)
             .option("endingVersion", last).table(source))
     return rows.where("_change_type = 'insert'").drop("_change_type", "_commit_version", "_commit_timestamp")

@@ -65,7 +65,7 @@ def _recompute(ctx, ds, result, df, sql, shape, full_refresh, state) -> dict:
 def _incremental(ctx, ds, result, df, sql, shape, plan, state) -> dict:
     source = shape.sources[0]
     view = f"__lab_new_rows_{ds.name}"
-    incremental.appended_rows(ctx.spark, source, *plan.changes[source]).createOrReplaceTempView(view)
+    incremental.appended_rows(ctx, source, *plan.changes[source]).createOrReplaceTempView(view)
     try:
         if plan.technique == "APPEND_ONLY":
             new_rows = build_dataframe(ctx, ds.flows[0], resolve=_reading(ctx, source, view))
