@@ -10,18 +10,13 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.delta.DeltaLog;
-import org.apache.spark.sql.delta.DeltaOperations;
 import org.apache.spark.sql.delta.OptimisticTransaction;
 import org.apache.spark.sql.delta.OptimisticTransaction$;
 import org.apache.spark.sql.delta.Snapshot;
 import org.apache.spark.sql.delta.VersionChecksum;
 import org.apache.spark.sql.delta.actions.Action;
 import org.apache.spark.sql.delta.actions.AddFile;
-import org.apache.spark.sql.delta.actions.FileAction;
 import org.apache.spark.sql.execution.metric.SQLMetric;
-import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.StructField;
-import org.apache.spark.sql.types.StructType;
 
 import scala.Option;
 import scala.Tuple2;
@@ -61,7 +56,7 @@ public final class WholeTableOverwrite {
     public static long overwrite(DeltaLog log, Dataset<Row> data) {
         Snapshot snapshot = latest(log);
         List<AddFile> live = liveFiles(snapshot);
-        if (live == null || !sameColumns(snapshot.metadata().schema(), data.schema())
+        if (live == null || !DeltaCommits.sameColumns(snapshot.metadata().schema(), data.schema())
                 || !removable(snapshot)) {
             return -1;
         }
@@ -69,7 +64,7 @@ public final class WholeTableOverwrite {
         OptimisticTransaction$.MODULE$.setActive(txn);
         try {
             txn.readWholeTable();
-            txn.trackFilesRead(seq(live));
+            txn.trackFilesRead(DeltaCommits.seq(live));
             List<Action> actions = new ArrayList<>(CollectionConverters.asJava(txn.writeFiles(data)));
             long now = System.currentTimeMillis();
             long removedBytes = 0;
@@ -78,7 +73,7 @@ public final class WholeTableOverwrite {
                 removedBytes += file.getFileSize();
             }
             registerRemoved(data.sparkSession(), txn, live.size(), removedBytes);
-            return txn.commit(seq(actions), write());
+            return txn.commit(DeltaCommits.seq(actions), DeltaCommits.write(SaveMode.Overwrite, null));
         } finally {
             OptimisticTransaction$.MODULE$.clearActive();
         }
@@ -122,21 +117,6 @@ public final class WholeTableOverwrite {
             ? new ArrayList<>(added.values()) : null;
     }
 
-    private static boolean sameColumns(StructType table, StructType data) {
-        StructField[] a = table.fields();
-        StructField[] b = data.fields();
-        if (a.length != b.length) {
-            return false;
-        }
-        for (int i = 0; i < a.length; i++) {
-            if (!a[i].name().equalsIgnoreCase(b[i].name())
-                    || !DataType.equalsIgnoreNullability(a[i].dataType(), b[i].dataType())) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     private static boolean removable(Snapshot snapshot) {
         try {
             DeltaLog.assertRemovable(snapshot);
@@ -160,15 +140,5 @@ public final class WholeTableOverwrite {
         metric.register(spark.sparkContext(), Option.apply(name), false);
         metric.set(value);
         return metric;
-    }
-
-    private static DeltaOperations.Write write() {
-        Option<Seq<String>> noPartitionColumns = Option.apply(seq(new ArrayList<String>()));
-        return new DeltaOperations.Write(SaveMode.Overwrite, noPartitionColumns, Option.empty(), Option.empty(),
-            Option.empty(), Option.empty(), Option.empty(), Option.empty(), Option.empty());
-    }
-
-    private static <T> Seq<T> seq(List<T> items) {
-        return CollectionConverters.asScala(items).toSeq();
     }
 }

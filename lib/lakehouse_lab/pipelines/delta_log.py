@@ -20,6 +20,7 @@ from ..jvm import jvm_class
 
 WHOLE_TABLE_OVERWRITE = "io.lakehouselab.WholeTableOverwrite"
 APPENDED_ROWS = "io.lakehouselab.AppendedRows"
+TABLE_APPEND = "io.lakehouselab.TableAppend"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,14 @@ class TableLog:
         first, when the latest commit names every file (``java/WholeTableOverwrite.java``). Returns the version
         committed, or None when that does not hold (nothing is written then)."""
         version = int(jvm_class(self.spark, WHOLE_TABLE_OVERWRITE).overwrite(self._log, df._jdf))
+        return version if version >= 0 else None
+
+    def append(self, df, user_metadata: str | None = None) -> int | None:
+        """Append ``df``'s rows in one commit (a WRITE in Append mode, ``user_metadata`` noted) without the write
+        command a DataFrame append plans first (``java/TableAppend.java``). Returns the version committed, or None
+        when ``df`` does not have the table's columns or the table has columns the command must handle (nothing
+        is written then; append the usual way)."""
+        version = int(jvm_class(self.spark, TABLE_APPEND).append(self._log, df._jdf, user_metadata))
         return version if version >= 0 else None
 
     def appended_rows(self, first: int, last: int):

@@ -109,7 +109,11 @@ def _flow_id(pipeline_id: str, flow: str) -> str:
 
 
 def append_rows(spark, table: str, rows: list[tuple], schema: str) -> None:
-    rows_frame(spark, rows, schema).write.mode("append").saveAsTable(table)
+    from .delta_log import TableLog
+
+    frame = rows_frame(spark, rows, schema)
+    if TableLog.of(spark, table).append(frame) is None:
+        frame.write.mode("append").saveAsTable(table)
 
 
 def ensure_tables(spark, catalog: str, schema: str, pipeline_name: str) -> None:

@@ -326,7 +326,7 @@ def _run_stream(ctx: UpdateContext, ds: Dataset, flow: Flow, df, result: Dataset
             if pending["replace"]:
                 checked.df.writeTo(target).options(**note).overwrite(F.lit(True))
                 pending["replace"] = False
-            else:
+            elif log.append(checked.df, note["userMetadata"]) is None:  # new columns: merged into the table's
                 (checked.df.write.format("delta").mode("append").options(**note)
                  .option("mergeSchema", "true").saveAsTable(target))
         except Exception as exc:  # noqa: BLE001

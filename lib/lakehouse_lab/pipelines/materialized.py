@@ -70,7 +70,7 @@ def _incremental(ctx, ds, result, df, sql, shape, plan, state) -> dict:
         if plan.technique == "APPEND_ONLY":
             new_rows = build_dataframe(ctx, ds.flows[0], resolve=_reading(ctx, source, view))
             with capture.not_captured(ctx.spark):
-                _write(ctx, ds, result, new_rows, lambda checked: checked.writeTo(ctx.full_name(ds.name)).append(),
+                _write(ctx, ds, result, new_rows, lambda checked: _append(ctx, ctx.full_name(ds.name), checked),
                        append=True)
             return {}
         rewrite = aggregates.rewrite(sql)
@@ -91,6 +91,11 @@ def _save_state_and_write(ctx, ds, result, rewrite, state_rows, schema, state: d
     kept, _ = side_by_side(ctx.spark, lambda: _save_aggregate_state(ctx, ds, state_rows, state),
                            lambda: _write_final(ctx, ds, result, rewrite.final(state_rows, schema), reset))
     return kept
+
+
+def _append(ctx: UpdateContext, table: str, rows) -> None:
+    if ctx.table_log(table).append(rows) is None:
+        rows.writeTo(table).append()
 
 
 def _reading(ctx: UpdateContext, source: str, view: str):
