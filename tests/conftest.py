@@ -53,3 +53,16 @@ def scratch_schema(spark):
     spark.sql(f"CREATE SCHEMA dev_catalog.{name}")
     yield f"dev_catalog.{name}"
     spark.sql(f"DROP SCHEMA IF EXISTS dev_catalog.{name} CASCADE")
+
+
+@pytest.fixture()
+def last_commit():
+    """Reads the ``commitInfo`` of a ``TableLog``'s latest commit from its log file, as Delta wrote it."""
+    import json
+
+    def read(log) -> dict:
+        folder = Path(log._log.logPath().toUri().getPath())
+        actions = [json.loads(line) for line in (folder / f"{log.version():020d}.json").read_text().splitlines()]
+        [info] = [a["commitInfo"] for a in actions if "commitInfo" in a]
+        return info
+    return read

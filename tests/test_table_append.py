@@ -2,32 +2,22 @@
 constraints still checked; tables whose columns need the command are left to it, with nothing written."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from py4j.protocol import Py4JJavaError
 
 from lakehouse_lab.pipelines.delta_log import TableLog
 
 
-def _last_commit(log: TableLog) -> dict:
-    folder = Path(log._log.logPath().toUri().getPath())
-    actions = [json.loads(line) for line in (folder / f"{log.version():020d}.json").read_text().splitlines()]
-    [info] = [a["commitInfo"] for a in actions if "commitInfo" in a]
-    return info
-
-
-def test_an_append_commits_like_deltas_own_with_its_user_metadata(spark, scratch_schema):
+def test_an_append_commits_like_deltas_own_with_its_user_metadata(spark, scratch_schema, last_commit):
     table = f"{scratch_schema}.events"
     spark.sql(f"CREATE TABLE {table} (id BIGINT NOT NULL, name STRING COMMENT 'who') USING delta")
     spark.range(3).selectExpr("id", "CAST(id AS STRING) AS name").write.mode("append").saveAsTable(table)
     log = TableLog.of(spark, table)
-    own = _last_commit(log)
+    own = last_commit(log)
 
     version = log.append(spark.range(3, 8).selectExpr("id", "CONCAT('n', id) AS name"), '{"batch": 1}')
     assert version == own["readVersion"] + 2 == log.version()
-    ours = _last_commit(log)
+    ours = last_commit(log)
     assert (ours["operation"], ours["operationParameters"], ours["isBlindAppend"]) == \
         (own["operation"], own["operationParameters"], own["isBlindAppend"])
     assert (ours["operation"], ours["operationParameters"]["mode"], ours["isBlindAppend"]) == ("WRITE", "Append", True)

@@ -2,38 +2,29 @@
 the latest commit names every file, and then a commit like Delta's own overwrite; otherwise nothing is written."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from pyspark.sql import functions as F
 from pyspark.sql.observation import Observation
 
 from lakehouse_lab.pipelines.delta_log import TableLog
 
 
-def _last_commit(log: TableLog) -> dict:
-    folder = Path(log._log.logPath().toUri().getPath())
-    actions = [json.loads(line) for line in (folder / f"{log.version():020d}.json").read_text().splitlines()]
-    [info] = [a["commitInfo"] for a in actions if "commitInfo" in a]
-    return info
-
-
 def _rows(spark, table):
     return sorted(tuple(r) for r in spark.table(table).collect())
 
 
-def test_after_an_overwrite_the_rows_are_replaced_in_one_commit_like_deltas_own(spark, scratch_schema):
+def test_after_an_overwrite_the_rows_are_replaced_in_one_commit_like_deltas_own(spark, scratch_schema,
+                                                                               last_commit):
     table = f"{scratch_schema}.replaced"
     spark.range(10).selectExpr("id", "id * 2 AS twice").repartition(3).write.saveAsTable(table)
     spark.range(4).selectExpr("id", "id * 3 AS twice").writeTo(table).overwrite(F.lit(True))  # Delta's own
     log = TableLog.of(spark, table)
-    own = _last_commit(log)
+    own = last_commit(log)
     assert log.files_known()
 
     version = log.replace_rows(spark.range(5, 12).selectExpr("id", "id * 2 AS twice").repartition(2))
     assert version == own["readVersion"] + 2 == log.version()
     assert _rows(spark, table) == [(i, i * 2) for i in range(5, 12)]
-    ours = _last_commit(log)
+    ours = last_commit(log)
     assert (ours["operation"], ours["operationParameters"], ours["isolationLevel"], ours["isBlindAppend"]) == \
         (own["operation"], own["operationParameters"], own["isolationLevel"], own["isBlindAppend"])
     assert sorted(ours["operationMetrics"]) == sorted(own["operationMetrics"])
