@@ -133,13 +133,15 @@ def main() -> None:
 
     checkpoint = paths.under(paths.lab_root(), "bench", "hand_checkpoint")
     figures = {"orders": args.orders}
+    samples: dict = {}
     figures.update(interleaved_medians({
         "engine_full_refresh": engine,
         "hand_written_pyspark_delta": lambda: hand_written(spark, source, checkpoint),
         # another pipeline: its own schema (a table belongs to one pipeline)
         "engine_without_expectations": lambda: engine(with_expectations=False, name="bench_noexp",
                                                       schema=f"{SCHEMA}_noexp"),
-    }, args.repeat))
+    }, args.repeat, samples))
+    figures["full_refresh_samples"] = samples
 
     engine()  # a clean state to add one batch to
     hand_checkpoints = paths.under(paths.lab_root(), "bench", "hand_incremental")
@@ -156,13 +158,14 @@ def main() -> None:
         hand_seconds = time.perf_counter() - started
         if i == 0:
             continue
-        incremental.append(engine_seconds)
+        incremental.append(round(engine_seconds, 3))
         for group, seconds in cpu_after.items():
             cpu[group] = cpu.get(group, 0.0) + (seconds - cpu_before[group]) / args.incremental_repeat
         hand_incremental.append(hand_seconds)
         figures[f"incremental_bronze_rows_{i}"] = update.datasets["bronze_orders"].rows_written
         figures[f"incremental_techniques_{i}"] = {n: d.technique for n, d in update.datasets.items() if d.technique}
     figures["incremental_update_1pct"] = round(statistics.median(incremental), 3)
+    figures["incremental_update_samples"] = incremental
     figures["hand_written_incremental_1pct"] = round(statistics.median(hand_incremental), 3)
     # where an update's time goes: the JVM's CPU seconds per update by thread group (mean of the measured ones)
     figures["incremental_jvm_cpu_seconds"] = {group: round(seconds, 3) for group, seconds in cpu.items()}
@@ -182,7 +185,8 @@ def main() -> None:
                "incremental_techniques_*). floor_hand_written_incremental_vs_full: the same +1 % batch through "
                "hand-written streams (bronze, silver) and a gold recompute, over the hand-written full refresh. "
                "incremental_jvm_cpu_seconds: CPU seconds of the driver JVM per incremental update, by thread group "
-               "(two cores: up to twice the update's wall time).")
+               "(two cores: up to twice the update's wall time). full_refresh_samples, incremental_update_samples: every "
+               "measured time, in the order run.")
     for schema in (SCHEMA, f"{SCHEMA}_noexp"):
         spark.sql(f"DROP SCHEMA IF EXISTS dev_catalog.{schema} CASCADE")
 

@@ -29,9 +29,10 @@ def median_time(fn, repeat: int = 3) -> float:
     return round(statistics.median(times), 3)
 
 
-def interleaved_medians(calls: dict, repeat: int = 3) -> dict:
+def interleaved_medians(calls: dict, repeat: int = 3, samples: dict | None = None) -> dict:
     """``{name: median seconds}`` of each call, run in turn (a, b, c, a, b, c, …) after one warm-up each, so
-    a session still warming up (JIT, caches) does not favour whichever is measured last."""
+    a session still warming up (JIT, caches) does not favour whichever is measured last. ``samples``, when given,
+    receives every measured time, ``{name: [seconds, …]}`` in the order run (a slow spell of the host shows there)."""
     for call in calls.values():
         call()
     times: dict = {name: [] for name in calls}
@@ -40,6 +41,8 @@ def interleaved_medians(calls: dict, repeat: int = 3) -> dict:
             started = time.perf_counter()
             call()
             times[name].append(time.perf_counter() - started)
+    if samples is not None:
+        samples.update({name: [round(t, 3) for t in ts] for name, ts in times.items()})
     return {name: round(statistics.median(t), 3) for name, t in times.items()}
 
 
