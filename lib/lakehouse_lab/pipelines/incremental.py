@@ -16,7 +16,9 @@ technique, named as in Databricks' ``planning_information`` events:
   rewritten, deleted from or re-created, a query over several sources, non-deterministic or
   ``current_timestamp()`` queries, ``current_date()`` on a new day), with the reason.
 
-Pipeline tables are created with ``delta.enableChangeDataFeed = true`` so their appends can be read this way.
+Pipeline tables are created with ``delta.enableChangeDataFeed = true``, which an incremental refresh requires of
+its source: when append commits carry more than added files (row tracking's domain metadata, for instance), the
+new rows are read from the change data feed.
 
 >>> Plan("COMPLETE_RECOMPUTE", "first refresh").maintenance_type
 'MAINTENANCE_TYPE_COMPLETE_RECOMPUTE'
