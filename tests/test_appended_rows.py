@@ -62,3 +62,13 @@ def test_commits_that_did_more_than_append_give_none(spark, table, change):
 def test_a_missing_commit_gives_none(spark, table):
     log = TableLog.of(spark, table)
     assert log.appended_rows(log.version(), log.version() + 1) is None
+
+
+def test_appends_that_also_move_row_tracking_are_left_to_the_change_data_feed(spark, scratch_schema):
+    """With row tracking each append also commits the table's row-id high-water mark (domain metadata)."""
+    table = f"{scratch_schema}.tracked"
+    spark.sql(f"CREATE TABLE {table} (id BIGINT) USING delta TBLPROPERTIES ('delta.enableRowTracking' = 'true', "
+              "'delta.enableChangeDataFeed' = 'true')")
+    spark.range(3).write.mode("append").saveAsTable(table)
+    log = TableLog.of(spark, table)
+    assert log.appended_rows(log.version(), log.version()) is None
