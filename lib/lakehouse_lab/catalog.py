@@ -41,8 +41,19 @@ JAVA_DIR = Path(__file__).parent / "java"
 # history is the lab's record, not something to travel back in.
 BOOKKEEPING_LOG_SETTINGS = {"delta.logRetentionDuration": "interval 1 days",
                             "delta.deletedFileRetentionDuration": "interval 1 days"}
-BOOKKEEPING_PROPERTIES = "TBLPROPERTIES ({})".format(", ".join(
-    f"'{k}' = '{v}'" for k, v in {"delta.dataSkippingNumIndexedCols": "0", **BOOKKEEPING_LOG_SETTINGS}.items()))
+
+
+def properties_sql(settings: dict[str, str]) -> str:
+    """Table properties as the list ``TBLPROPERTIES (…)`` and ``SET TBLPROPERTIES (…)`` take (constants only).
+
+    >>> properties_sql({"delta.appendOnly": "true"})
+    "'delta.appendOnly' = 'true'"
+    """
+    return ", ".join(f"'{k}' = '{v}'" for k, v in settings.items())
+
+
+BOOKKEEPING_PROPERTIES = "TBLPROPERTIES ({})".format(
+    properties_sql({"delta.dataSkippingNumIndexedCols": "0", **BOOKKEEPING_LOG_SETTINGS}))
 
 
 def catalogs() -> dict[str, list[str]]:

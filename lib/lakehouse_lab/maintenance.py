@@ -53,7 +53,7 @@ def shorten_logs(spark) -> list[str]:
     from .pipelines.delta_log import TableLog
 
     wanted = catalog.BOOKKEEPING_LOG_SETTINGS
-    settings = ", ".join(f"'{k}' = '{v}'" for k, v in wanted.items())
+    settings = catalog.properties_sql(wanted)
     changed = []
     for catalog_name in _writable(spark):
         for name, checksum in _bookkeeping_checksums(catalog_name):

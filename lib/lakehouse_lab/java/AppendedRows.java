@@ -42,7 +42,7 @@ public final class AppendedRows {
             return null;
         }
         Snapshot snapshot = log.getSnapshotAt(last, Option.empty(), Option.empty(), false);
-        Dataset<Row> rows = log.createDataFrame(snapshot, seq(added), false, Option.apply("batch"));
+        Dataset<Row> rows = log.createDataFrame(snapshot, DeltaCommits.seq(added), false, Option.apply("batch"));
         return rows.schema().length() == snapshot.schema().length() ? rows : null;
     }
 
@@ -70,9 +70,5 @@ public final class AppendedRows {
             expected++;
         }
         return added;
-    }
-
-    private static <T> Seq<T> seq(List<T> items) {
-        return CollectionConverters.asScala(items).toSeq();
     }
 }

@@ -13,7 +13,8 @@ import scala.Option;
 import scala.collection.immutable.Seq;
 import scala.jdk.javaapi.CollectionConverters;
 
-/** What the lab's direct Delta writes ({@link WholeTableOverwrite}, {@link TableAppend}) share. */
+/** What the lab's direct Delta reads and writes ({@link WholeTableOverwrite}, {@link TableAppend},
+ * {@link AppendedRows}) share. */
 final class DeltaCommits {
 
     private DeltaCommits() {
